@@ -1,0 +1,1 @@
+"""Analysis: turn an action into facts (commands, targets, files, code, payloads)."""

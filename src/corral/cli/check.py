@@ -1,0 +1,63 @@
+"""``corral check``: JSON Lines of actions in, JSON Lines of decisions out, streaming."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO
+
+from corral.engine.guard import Guard
+
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """Numbered lines; an over-long line yields ``None`` after being skipped to its end."""
+    number = 0
+    while True:
+        chunk = stream.readline(MAX_LINE_BYTES + 1)
+        if not chunk:
+            return
+        number += 1
+        if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = stream.readline(MAX_LINE_BYTES)
+            yield number, None
+            continue
+        yield number, chunk
+
+
+def check_stream(guard: Guard, source: IO[bytes], sink: IO[str]) -> int:
+    """Judge every line of ``source``; returns 0 if all were well-formed, else 1."""
+    status = 0
+    for number, raw in read_lines(source):
+        if raw is not None and not raw.strip():
+            continue
+        action: object
+        if raw is None:
+            action = f"the line is over the {MAX_LINE_BYTES}-byte limit"
+        else:
+            action = _decode(raw)
+        if isinstance(action, str):
+            decision = guard.reject(action, line=number)
+        else:
+            decision = guard.decide(action, line=number)
+        if decision.error is not None:
+            status = 1
+        sink.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
+        sink.flush()
+    return status
+
+
+def _decode(raw: bytes) -> object:
+    """The parsed JSON, or a string describing why the line is not JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 at byte {exc.start}"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "not valid JSON: nested too deeply"

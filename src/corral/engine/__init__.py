@@ -1,0 +1,1 @@
+"""The engine: parse, analyse, match rules, apply the policy, and decide."""

@@ -1,0 +1,133 @@
+"""``Guard``: the one public way to judge actions in-process."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.analysis.analyze import DEFAULT_LIMITS, analyze
+from corral.analysis.facts import Analysis
+from corral.analysis.shell import ShellLimits
+from corral.engine.decide import Judgement, judge
+from corral.model.actions import ACTION_TYPES, Action, ActionError, parse_action
+from corral.model.decisions import Decision, Severity
+from corral.policy.loader import Policy, load_policy
+from corral.rules.loader import RuleSet, builtin_rules
+
+
+@dataclass(slots=True)
+class Explanation:
+    """Everything behind one decision, for ``corral explain``."""
+
+    decision: Decision
+    action: Action | None
+    analysis: Analysis | None
+    judgement: Judgement | None
+
+
+def new_decision_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Guard:
+    """Judge agent actions against a policy and the rule library.
+
+    ``Guard("default").decide({"kind": "exec", "command": "ssh -R 80:localhost:22 x@y"})``
+    returns a :class:`Decision`; it never raises for bad input and denies on any internal error.
+    """
+
+    def __init__(
+        self,
+        policy: str | Path | Policy = "default",
+        *,
+        workspace: list[str] | None = None,
+        rules: RuleSet | None = None,
+        limits: ShellLimits = DEFAULT_LIMITS,
+    ):
+        self.rules = rules or builtin_rules()
+        self.policy = (
+            policy
+            if isinstance(policy, Policy)
+            else load_policy(policy, workspace=workspace, rules=self.rules)
+        )
+        self.limits = limits
+
+    def decide(self, action: Any, *, line: int | None = None) -> Decision:
+        return self.explain(action, line=line).decision
+
+    def explain(self, action: Any, *, line: int | None = None) -> Explanation:
+        action_id = action.get("id") if isinstance(action, dict) else getattr(action, "id", None)
+        try:
+            parsed = action if isinstance(action, ACTION_TYPES) else parse_action(action)
+        except ActionError as exc:
+            where = f"line {line}: " if line is not None else ""
+            return Explanation(
+                self._error(exc.action_id, f"{where}{exc.message}", line, "malformed action"),
+                None,
+                None,
+                None,
+            )
+        try:
+            analysis = analyze(parsed, self.limits)
+            judgement = judge(analysis, self.rules, self.policy)
+        except ActionError as exc:  # a tool call mapped to an invalid inner action
+            return Explanation(
+                self._error(
+                    parsed.id,
+                    f"tool call arguments are invalid: {exc.message}",
+                    line,
+                    "malformed action",
+                ),
+                parsed,
+                None,
+                None,
+            )
+        except Exception as exc:
+            return Explanation(
+                self._error(
+                    action_id if isinstance(action_id, str | int) else None,
+                    f"internal error: {type(exc).__name__}: {exc}",
+                    line,
+                    "internal error",
+                ),
+                parsed,
+                None,
+                None,
+            )
+        return Explanation(self._decision(parsed, judgement), parsed, analysis, judgement)
+
+    def reject(self, message: str, *, line: int | None = None) -> Decision:
+        """The decision for input that is not an action at all (bad JSON, bad encoding)."""
+        where = f"line {line}: " if line is not None else ""
+        return self._error(None, f"{where}{message}", line, "malformed action")
+
+    def _decision(self, action: Action, judgement: Judgement) -> Decision:
+        monitor = self.policy.spec.mode == "monitor"
+        return Decision(
+            id=action.id,
+            decision_id=new_decision_id(),
+            decision="allow" if monitor else judgement.verdict,
+            severity=judgement.severity,
+            reason=judgement.reason,
+            policy=self.policy.name,
+            rules=judgement.findings,
+            mode="monitor" if monitor else "enforce",
+            would_decide=judgement.verdict if monitor else None,
+            session=action.session,
+        )
+
+    def _error(
+        self, action_id: str | int | None, message: str, line: int | None, what: str
+    ) -> Decision:
+        return Decision(
+            id=action_id,
+            decision_id=new_decision_id(),
+            decision="deny",
+            severity=Severity.high,
+            reason=f"{what}: denied because Corral could not judge it ({message})",
+            policy=self.policy.name,
+            error=message,
+            line=line,
+        )

@@ -1,0 +1,1 @@
+"""Policies: what one deployment allows (egress, workspace, programs, spend, rule overrides)."""

@@ -1,0 +1,1 @@
+"""Rules: behaviour detections as data (YAML), compiled into fast predicates over the facts."""

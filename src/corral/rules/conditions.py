@@ -1,0 +1,658 @@
+"""The condition language of rules and policy exceptions, compiled into predicates.
+
+A condition is a mapping; all its keys must hold (AND). ``any``/``all``/``not`` combine
+conditions; the other keys each name one facet of the analysis (``command``, ``target``, ``file``,
+``code``, ``text``, ``http``, ``spend``, ``tool``, ``kind``, ``payload``). Within one facet block
+every field must hold for the *same* item: ``command: {program: [ssh], option: [-R]}`` needs one
+ssh command that has ``-R``, not an ssh somewhere and a ``-R`` elsewhere.
+
+A predicate returns the evidence it matched on (a short string for the reason) or None.
+Strings starting with ``@`` in a list are replaced by the shared list of that name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from corral.analysis.facts import Analysis, Command, FileAccess, NetTarget
+from corral.analysis.tools import base_name
+from corral.util.yamlfile import LineDict, SourceError
+
+Predicate = Callable[[Analysis], str | None]
+ItemTest = Callable[[Any], bool]
+
+_EVIDENCE_MAX = 160
+
+
+class ConditionError(Exception):
+    """A condition that cannot be compiled; ``field`` is the dotted path inside the condition."""
+
+    def __init__(self, field: str, message: str, node: Any = None):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.line = getattr(node, "line", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled condition and the programs it needs (None: it may match any action)."""
+
+    test: Predicate
+    programs: frozenset[str] | None
+
+
+def shorten(text: str, limit: int = _EVIDENCE_MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ConditionCompiler:
+    """Compiles condition mappings against a set of shared lists."""
+
+    def __init__(self, lists: Mapping[str, list[Any]]):
+        self.lists = lists
+
+    # ---- shared helpers -------------------------------------------------------------------
+
+    def values(self, raw: Any, field: str) -> list[Any]:
+        items = raw if isinstance(raw, list) else [raw]
+        out: list[Any] = []
+        for item in items:
+            if isinstance(item, str) and item.startswith("@"):
+                name = item[1:]
+                if name not in self.lists:
+                    known = ", ".join(sorted(self.lists)) or "none"
+                    raise ConditionError(
+                        field, f"unknown list '@{name}' (known lists: {known})", raw
+                    )
+                out.extend(self.lists[name])
+            else:
+                out.append(item)
+        return out
+
+    def strings(self, raw: Any, field: str) -> list[str]:
+        out = self.values(raw, field)
+        for item in out:
+            if not isinstance(item, str | int):
+                raise ConditionError(field, f"expected strings, found {type(item).__name__}", raw)
+        return [str(i) for i in out]
+
+    def regexes(self, raw: Any, field: str) -> re.Pattern[str]:
+        patterns = self.strings(raw, field)
+        try:
+            for p in patterns:
+                re.compile(p)
+            return re.compile("|".join(_scoped(p) for p in patterns), re.IGNORECASE)
+        except re.error as exc:
+            raise ConditionError(field, f"invalid regular expression: {exc}", raw) from exc
+
+    def globs(self, raw: Any, field: str, *, ignore_case: bool) -> re.Pattern[str]:
+        patterns = self.strings(raw, field)
+        flags = re.IGNORECASE if ignore_case else 0
+        return re.compile("|".join(fnmatch.translate(p) for p in patterns), flags)
+
+    # ---- conditions -------------------------------------------------------------------------
+
+    def compile(self, cond: Any, field: str = "when") -> Compiled:
+        if not isinstance(cond, Mapping) or not cond:
+            raise ConditionError(field, "a condition must be a non-empty mapping", cond)
+        parts: list[Compiled] = []
+        for key, value in cond.items():
+            sub = f"{field}.{key}"
+            builder = _FACETS.get(key)
+            if builder is None:
+                known = ", ".join(sorted(_FACETS))
+                raise ConditionError(
+                    sub, f"unknown condition key '{key}' (use one of: {known})", cond
+                )
+            parts.append(builder(self, value, sub))
+        return _all_of(parts)
+
+
+_GLOBAL_FLAGS = re.compile(r"^\(\?([imsx]+)\)")
+
+
+def _scoped(pattern: str) -> str:
+    """Wrap one pattern for alternation, turning leading global flags into scoped ones."""
+    m = _GLOBAL_FLAGS.match(pattern)
+    if m:
+        return f"(?{m.group(1)}:{pattern[m.end() :]})"
+    return f"(?:{pattern})"
+
+
+def _all_of(parts: list[Compiled]) -> Compiled:
+    if len(parts) == 1:
+        return parts[0]
+    tests = tuple(p.test for p in parts)
+    needed = [p.programs for p in parts if p.programs is not None]
+    programs = frozenset.intersection(*needed) if needed else None
+
+    def test(a: Analysis) -> str | None:
+        evidence: list[str] = []
+        for t in tests:
+            found = t(a)
+            if found is None:
+                return None
+            if found and found not in evidence:
+                evidence.append(found)
+        return "; ".join(evidence)
+
+    return Compiled(test, programs)
+
+
+def _any_of(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    if not isinstance(raw, list) or not raw:
+        raise ConditionError(field, "'any' takes a non-empty list of conditions", raw)
+    parts = [compiler.compile(c, f"{field}[{i}]") for i, c in enumerate(raw)]
+    tests = tuple(p.test for p in parts)
+    programs: frozenset[str] | None = frozenset()
+    for p in parts:
+        programs = None if p.programs is None or programs is None else programs | p.programs
+
+    def test(a: Analysis) -> str | None:
+        for t in tests:
+            found = t(a)
+            if found is not None:
+                return found
+        return None
+
+    return Compiled(test, programs)
+
+
+def _all(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    if not isinstance(raw, list) or not raw:
+        raise ConditionError(field, "'all' takes a non-empty list of conditions", raw)
+    return _all_of([compiler.compile(c, f"{field}[{i}]") for i, c in enumerate(raw)])
+
+
+def _not(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    inner = compiler.compile(raw, field).test
+    return Compiled(lambda a: "" if inner(a) is None else None, None)
+
+
+def _kind(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    kinds = frozenset(compiler.strings(raw, field))
+    return Compiled(lambda a: "" if a.kind in kinds or a.declared_kind in kinds else None, None)
+
+
+def _text(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    pattern = compiler.regexes(raw, field)
+
+    def test(a: Analysis) -> str | None:
+        for text in a.texts:
+            m = pattern.search(text)
+            if m:
+                return shorten(m.group(0))
+        return None
+
+    return Compiled(test, None)
+
+
+def _payload(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, {"encoding", "text"})
+    tests: list[ItemTest] = []
+    if "encoding" in spec:
+        encodings = frozenset(compiler.strings(spec["encoding"], f"{field}.encoding"))
+        tests.append(lambda p: p.encoding in encodings)
+    if "text" in spec:
+        pat = compiler.regexes(spec["text"], f"{field}.text")
+        tests.append(lambda p: pat.search(p.text) is not None)
+    return _exists(
+        lambda a: a.payloads, tests, lambda p: f"decoded {p.encoding}: {shorten(p.text, 80)}"
+    )
+
+
+def _block(raw: Any, field: str, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConditionError(field, "expected a non-empty mapping", raw)
+    for key in raw:
+        if key not in allowed:
+            raise ConditionError(
+                f"{field}.{key}",
+                f"unknown field '{key}' (allowed: {', '.join(sorted(allowed))})",
+                raw,
+            )
+    return raw
+
+
+def _exists(
+    items: Callable[[Analysis], Iterable[Any]],
+    tests: list[ItemTest],
+    describe: Callable[[Any], str],
+    programs: frozenset[str] | None = None,
+) -> Compiled:
+    checks = tuple(tests)
+
+    def test(a: Analysis) -> str | None:
+        for item in items(a):
+            if all(check(item) for check in checks):
+                return describe(item)
+        return None
+
+    return Compiled(test, programs)
+
+
+# ---- command facet -----------------------------------------------------------------------------
+
+_COMMAND_FIELDS = {
+    "program",
+    "option",
+    "options_all",
+    "option_value",
+    "arg",
+    "args_all",
+    "argv",
+    "subcommand",
+    "via",
+    "redirect",
+    "env",
+    "background",
+    "not_option",
+    "not_arg",
+    "min_args",
+    "unresolved",
+}
+
+
+def describe_command(cmd: Command) -> str:
+    return shorten(" ".join(cmd.argv))
+
+
+def _command(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, _COMMAND_FIELDS)
+    tests: list[ItemTest] = []
+    programs: frozenset[str] | None = None
+    if "program" in spec:
+        names = compiler.strings(spec["program"], f"{field}.program")
+        exact = frozenset(n for n in names if not any(ch in n for ch in "*?["))
+        wild = [n for n in names if n not in exact]
+        wild_re = compiler.globs(wild, f"{field}.program", ignore_case=False) if wild else None
+        tests.append(
+            lambda c: (
+                c.program in exact or (wild_re is not None and wild_re.match(c.program) is not None)
+            )
+        )
+        programs = exact if wild_re is None else None
+    for key, test in _command_field_tests(compiler, spec, field):
+        del key
+        tests.append(test)
+    return _exists(lambda a: a.commands, tests, describe_command, programs)
+
+
+def _command_field_tests(
+    compiler: ConditionCompiler, spec: Mapping[str, Any], field: str
+) -> Iterable[tuple[str, ItemTest]]:
+    if "option" in spec:
+        opts = frozenset(compiler.strings(spec["option"], f"{field}.option"))
+        yield "option", lambda c: not opts.isdisjoint(c.options)
+    if "not_option" in spec:
+        nopts = frozenset(compiler.strings(spec["not_option"], f"{field}.not_option"))
+        yield "not_option", lambda c: nopts.isdisjoint(c.options)
+    if "options_all" in spec:
+        all_opts = frozenset(compiler.strings(spec["options_all"], f"{field}.options_all"))
+        yield "options_all", lambda c: all_opts.issubset(c.options)
+    if "option_value" in spec:
+        yield (
+            "option_value",
+            _option_value_test(compiler, spec["option_value"], f"{field}.option_value"),
+        )
+    if "arg" in spec:
+        arg_re = compiler.regexes(spec["arg"], f"{field}.arg")
+        yield "arg", lambda c: any(arg_re.search(x) for x in c.argv[1:])
+    if "not_arg" in spec:
+        narg_re = compiler.regexes(spec["not_arg"], f"{field}.not_arg")
+        yield "not_arg", lambda c: not any(narg_re.search(x) for x in c.argv[1:])
+    if "args_all" in spec:
+        all_res = [
+            compiler.regexes(p, f"{field}.args_all[{i}]")
+            for i, p in enumerate(_as_list(spec["args_all"]))
+        ]
+        yield "args_all", lambda c: all(any(r.search(x) for x in c.argv[1:]) for r in all_res)
+    if "argv" in spec:
+        argv_re = compiler.regexes(spec["argv"], f"{field}.argv")
+        yield "argv", lambda c: argv_re.search(" ".join(c.argv)) is not None
+    if "subcommand" in spec:
+        yield "subcommand", _subcommand_test(compiler, spec["subcommand"], f"{field}.subcommand")
+    if "via" in spec:
+        via_re = compiler.globs(spec["via"], f"{field}.via", ignore_case=True)
+        yield "via", lambda c: any(via_re.match(v) for v in c.via)
+    if "redirect" in spec:
+        yield "redirect", _redirect_test(compiler, spec["redirect"], f"{field}.redirect")
+    if "env" in spec:
+        names = frozenset(compiler.strings(spec["env"], f"{field}.env"))
+        yield "env", lambda c: not names.isdisjoint(c.env)
+    if "background" in spec:
+        want_bg = bool(spec["background"])
+        yield "background", lambda c: c.background is want_bg
+    if "unresolved" in spec:
+        want_unres = bool(spec["unresolved"])
+        yield "unresolved", lambda c: c.unresolved is want_unres
+    if "min_args" in spec:
+        minimum = spec["min_args"]
+        if not isinstance(minimum, int):
+            raise ConditionError(f"{field}.min_args", "min_args must be an integer", spec)
+        yield "min_args", lambda c: len(c.argv) - 1 >= minimum
+
+
+def _as_list(raw: Any) -> list[Any]:
+    return raw if isinstance(raw, list) else [raw]
+
+
+def _option_value_test(compiler: ConditionCompiler, raw: Any, field: str) -> ItemTest:
+    if not isinstance(raw, Mapping) or not raw:
+        raise ConditionError(field, "option_value maps an option to value patterns", raw)
+    wanted = {str(opt): compiler.regexes(pats, f"{field}.{opt}") for opt, pats in raw.items()}
+
+    def test(c: Command) -> bool:
+        for opt, pattern in wanted.items():
+            value = c.options.get(opt)
+            if value is not None and pattern.search(value):
+                return True
+        return False
+
+    return test
+
+
+def positional(cmd: Command) -> list[str]:
+    """Arguments that are not options or option values, in order (for subcommand matching)."""
+    values = {v for v in cmd.options.values() if v}
+    out: list[str] = []
+    for arg in cmd.argv[1:]:
+        if arg.startswith("-") and arg != "-":
+            continue
+        if arg in values and out == []:
+            continue
+        out.append(arg.lower())
+    return out
+
+
+def _subcommand_test(compiler: ConditionCompiler, raw: Any, field: str) -> ItemTest:
+    phrases = [tuple(s.lower().split()) for s in compiler.strings(raw, field)]
+    if not phrases or any(not p for p in phrases):
+        raise ConditionError(
+            field, "subcommand takes non-empty words such as 'ec2 run-instances'", raw
+        )
+
+    def test(c: Command) -> bool:
+        words = positional(c)
+        return any(_contains_in_order(words, p) for p in phrases)
+
+    return test
+
+
+def _contains_in_order(words: list[str], phrase: tuple[str, ...]) -> bool:
+    """``phrase`` appears as consecutive words near the start (global options may precede it)."""
+    n = len(phrase)
+    return any(tuple(words[i : i + n]) == phrase for i in range(min(len(words) - n + 1, 4)))
+
+
+def _redirect_test(compiler: ConditionCompiler, raw: Any, field: str) -> ItemTest:
+    spec = _block(raw, field, {"op", "target"})
+    ops = frozenset(compiler.strings(spec["op"], f"{field}.op")) if "op" in spec else None
+    target = (
+        compiler.globs(spec["target"], f"{field}.target", ignore_case=False)
+        if "target" in spec
+        else None
+    )
+
+    def test(c: Command) -> bool:
+        return any(
+            (ops is None or r.op in ops) and (target is None or target.match(r.target))
+            for r in c.redirects
+        )
+
+    return test
+
+
+# ---- target facet ------------------------------------------------------------------------------
+
+_TARGET_FIELDS = {
+    "host",
+    "not_host",
+    "port",
+    "scheme",
+    "direction",
+    "proto",
+    "cidr",
+    "source",
+    "url",
+}
+
+
+def describe_target(t: NetTarget) -> str:
+    shown = t.url or (f"{t.host}:{t.port}" if t.port is not None else t.host)
+    return shorten(f"{t.direction} {shown}" if t.direction == "listen" else shown)
+
+
+def _ports(compiler: ConditionCompiler, raw: Any, field: str) -> frozenset[int]:
+    ports: set[int] = set()
+    for item in compiler.values(raw, field):
+        if isinstance(item, int):
+            ports.add(item)
+        elif isinstance(item, str) and re.fullmatch(r"\d+-\d+", item):
+            lo, hi = (int(x) for x in item.split("-"))
+            ports.update(range(lo, hi + 1))
+        else:
+            raise ConditionError(
+                field, f"ports are integers or ranges like '3333-3340', not {item!r}", raw
+            )
+    return frozenset(ports)
+
+
+def compile_networks(
+    compiler: ConditionCompiler, raw: Any, field: str
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for item in compiler.strings(raw, field):
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ConditionError(field, f"invalid CIDR {item!r}: {exc}", raw) from exc
+    return nets
+
+
+def host_in(host: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(addr in net for net in nets)
+
+
+def _attr_in(name: str, allowed: frozenset[str]) -> ItemTest:
+    def test(item: Any) -> bool:
+        return (getattr(item, name) or "").lower() in allowed
+
+    return test
+
+
+def _attr_search(name: str, pattern: re.Pattern[str]) -> ItemTest:
+    def test(item: Any) -> bool:
+        return pattern.search(getattr(item, name) or "") is not None
+
+    return test
+
+
+def _target(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, _TARGET_FIELDS)
+    tests: list[ItemTest] = []
+    if "host" in spec:
+        host_re = compiler.globs(spec["host"], f"{field}.host", ignore_case=True)
+        tests.append(lambda t: host_re.match(t.host) is not None)
+    if "not_host" in spec:
+        nhost_re = compiler.globs(spec["not_host"], f"{field}.not_host", ignore_case=True)
+        tests.append(lambda t: nhost_re.match(t.host) is None)
+    if "port" in spec:
+        ports = _ports(compiler, spec["port"], f"{field}.port")
+        tests.append(lambda t: t.port in ports)
+    for key in ("scheme", "direction", "proto", "source"):
+        if key in spec:
+            allowed = frozenset(s.lower() for s in compiler.strings(spec[key], f"{field}.{key}"))
+            tests.append(_attr_in(key, allowed))
+    if "cidr" in spec:
+        nets = compile_networks(compiler, spec["cidr"], f"{field}.cidr")
+        tests.append(lambda t: host_in(t.host, nets))
+    if "url" in spec:
+        url_re = compiler.regexes(spec["url"], f"{field}.url")
+        tests.append(lambda t: t.url is not None and url_re.search(t.url) is not None)
+    return _exists(lambda a: a.targets, tests, describe_target)
+
+
+# ---- file facet --------------------------------------------------------------------------------
+
+
+def describe_file(f: FileAccess) -> str:
+    return shorten(f"{f.op} {f.path}")
+
+
+def _file(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, {"path", "not_path", "op", "content", "source"})
+    tests: list[ItemTest] = []
+    if "path" in spec:
+        path_re = compiler.globs(spec["path"], f"{field}.path", ignore_case=False)
+        tests.append(lambda f: path_re.match(f.path) is not None)
+    if "not_path" in spec:
+        npath_re = compiler.globs(spec["not_path"], f"{field}.not_path", ignore_case=False)
+        tests.append(lambda f: npath_re.match(f.path) is None)
+    if "op" in spec:
+        ops = frozenset(compiler.strings(spec["op"], f"{field}.op"))
+        tests.append(lambda f: f.op in ops)
+    if "content" in spec:
+        content_re = compiler.regexes(spec["content"], f"{field}.content")
+        tests.append(lambda f: f.content is not None and content_re.search(f.content) is not None)
+    if "source" in spec:
+        sources = frozenset(compiler.strings(spec["source"], f"{field}.source"))
+        tests.append(lambda f: f.source in sources)
+    return _exists(lambda a: a.files, tests, describe_file)
+
+
+# ---- code, http, spend, tool facets ------------------------------------------------------------
+
+
+def _code(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, {"capability", "language", "detail"})
+    tests: list[ItemTest] = []
+    if "capability" in spec:
+        caps = frozenset(compiler.strings(spec["capability"], f"{field}.capability"))
+        tests.append(lambda c: c.capability in caps)
+    if "language" in spec:
+        langs = frozenset(compiler.strings(spec["language"], f"{field}.language"))
+        tests.append(lambda c: c.language in langs)
+    if "detail" in spec:
+        detail_re = compiler.regexes(spec["detail"], f"{field}.detail")
+        tests.append(lambda c: detail_re.search(c.detail) is not None)
+    return _exists(
+        lambda a: a.code, tests, lambda c: shorten(f"{c.language} {c.capability}: {c.detail}")
+    )
+
+
+def _http(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, {"method", "host", "path", "body", "header", "url"})
+    tests: list[ItemTest] = []
+    if "method" in spec:
+        methods = frozenset(m.upper() for m in compiler.strings(spec["method"], f"{field}.method"))
+        tests.append(lambda h: h.method in methods)
+    if "host" in spec:
+        host_re = compiler.globs(spec["host"], f"{field}.host", ignore_case=True)
+        tests.append(lambda h: host_re.match(h.host) is not None)
+    for key in ("path", "body", "url"):
+        if key in spec:
+            pat = compiler.regexes(spec[key], f"{field}.{key}")
+            tests.append(_attr_search(key, pat))
+    if "header" in spec:
+        hdr = spec["header"]
+        if not isinstance(hdr, Mapping):
+            raise ConditionError(
+                f"{field}.header", "header maps a header name to value patterns", hdr
+            )
+        wanted = {
+            str(k).lower(): compiler.regexes(v, f"{field}.header.{k}") for k, v in hdr.items()
+        }
+        tests.append(
+            lambda h: all(
+                any(k.lower() == name and p.search(v) for k, v in h.headers.items())
+                for name, p in wanted.items()
+            )
+        )
+    return _exists(
+        lambda a: [a.http] if a.http else [], tests, lambda h: shorten(f"{h.method} {h.url}")
+    )
+
+
+def _spend(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, {"min_amount", "currency", "recipient", "purpose", "account"})
+    tests: list[ItemTest] = []
+    if "min_amount" in spec:
+        minimum = spec["min_amount"]
+        if not isinstance(minimum, int | float) or isinstance(minimum, bool):
+            raise ConditionError(f"{field}.min_amount", "min_amount must be a number", spec)
+        tests.append(lambda s: s.amount >= minimum)
+    if "currency" in spec:
+        currencies = frozenset(
+            c.upper() for c in compiler.strings(spec["currency"], f"{field}.currency")
+        )
+        tests.append(lambda s: s.currency in currencies)
+    for key in ("recipient", "purpose", "account"):
+        if key in spec:
+            pat = compiler.regexes(spec[key], f"{field}.{key}")
+            tests.append(_attr_search(key, pat))
+    return _exists(
+        lambda a: [a.spend] if a.spend else [],
+        tests,
+        lambda s: shorten(f"{s.amount:g} {s.currency} to {s.recipient or 'unnamed recipient'}"),
+    )
+
+
+def _tool(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
+    spec = _block(raw, field, {"name", "args"})
+    tests: list[ItemTest] = []
+    if "name" in spec:
+        name_re = compiler.globs(spec["name"], f"{field}.name", ignore_case=True)
+        tests.append(
+            lambda t: name_re.match(t.name) is not None or name_re.match(_base(t.name)) is not None
+        )
+    if "args" in spec:
+        args_re = compiler.regexes(spec["args"], f"{field}.args")
+        tests.append(lambda t: args_re.search(t.args_text) is not None)
+    return _exists(
+        lambda a: [a.tool] if a.tool else [],
+        tests,
+        lambda t: shorten(f"tool {t.name} {t.args_text}"),
+    )
+
+
+def _base(name: str) -> str:
+    return base_name(name)
+
+
+_FACETS: dict[str, Callable[[ConditionCompiler, Any, str], Compiled]] = {
+    "any": _any_of,
+    "all": _all,
+    "not": _not,
+    "kind": _kind,
+    "text": _text,
+    "payload": _payload,
+    "command": _command,
+    "target": _target,
+    "file": _file,
+    "code": _code,
+    "http": _http,
+    "spend": _spend,
+    "tool": _tool,
+}
+
+
+def to_source_error(
+    exc: ConditionError, file: str, base_field: str, fallback_line: int
+) -> SourceError:
+    field = f"{base_field}.{exc.field}" if base_field else exc.field
+    return SourceError(file, exc.line or fallback_line, field, exc.message)
+
+
+__all__ = ["Compiled", "ConditionCompiler", "ConditionError", "LineDict", "to_source_error"]
