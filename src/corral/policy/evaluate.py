@@ -52,7 +52,7 @@ def policy_findings(policy: Policy, analysis: Analysis) -> list[RuleRef]:
 
 def _problems(analysis: Analysis) -> Iterator[RuleRef]:
     for problem in analysis.problems:
-        yield finding(C.UNANALYSABLE, problem)
+        yield finding(C.UNANALYSABLE, f"Corral cannot vouch for what it cannot read: {problem}")
 
 
 def _egress(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
@@ -61,8 +61,15 @@ def _egress(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
         return
     for target in analysis.targets:
         verdict = egress_verdict(policy, target)
-        if verdict is not None:
-            yield finding(verdict, describe_target(target))
+        if verdict is C.PRIVATE_NET:
+            yield finding(
+                verdict,
+                f"{describe_target(target)} is a private, link-local or metadata address that the policy does not name",
+            )
+        elif verdict is not None:
+            yield finding(
+                verdict, f"{describe_target(target)} is not on the policy's egress allowlist"
+            )
 
 
 def egress_verdict(policy: Policy, target: NetTarget) -> C.Clause | None:
@@ -92,9 +99,15 @@ def _files(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
         if access.op not in WRITE_OPS or access.path.startswith(_PSEUDO_FILES):
             continue
         if _inside(access.path, policy.protected):
-            yield finding(C.PROTECTED, f"{access.op} {access.path}")
+            yield finding(
+                C.PROTECTED,
+                f"{access.op} of {access.path}, which is protected (Corral's own policy or state)",
+            )
         elif access.path.startswith(("/", "~")) and not _inside(access.path, policy.workspace):
-            yield finding(C.OUTSIDE_WORKSPACE, f"{access.op} {access.path}")
+            yield finding(
+                C.OUTSIDE_WORKSPACE,
+                f"{access.op} of {access.path}, outside the workspace ({', '.join(policy.workspace)})",
+            )
 
 
 def _programs(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
@@ -102,12 +115,18 @@ def _programs(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
     check_privilege = policy.spec.privilege == "deny"
     for cmd in analysis.commands:
         if cmd.program in denied:
-            yield finding(C.PROGRAM_DENIED, shorten(" ".join(cmd.argv)))
+            yield finding(
+                C.PROGRAM_DENIED,
+                f"{cmd.program} is on the policy's deny list: {shorten(' '.join(cmd.argv))}",
+            )
         if check_privilege and (
             cmd.program in PRIVILEGE_PROGRAMS
             or any(v.split()[0] in PRIVILEGE_PROGRAMS for v in cmd.via if v)
         ):
-            yield finding(C.PRIVILEGE, shorten(" ".join(cmd.argv)))
+            yield finding(
+                C.PRIVILEGE,
+                f"the policy allows no privilege changes: {shorten(' '.join(cmd.argv))}",
+            )
 
 
 def _spend(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
