@@ -41,10 +41,24 @@ class ConditionError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """A compiled condition and the programs it needs (None: it may match any action)."""
+    """A compiled condition, the programs it needs (None: it may match any action) and the
+    facets of the analysis that must be non-empty for it to match (used to skip rules cheaply)."""
 
     test: Predicate
     programs: frozenset[str] | None
+    requires: frozenset[str] = frozenset()
+
+
+def present_facets(a: Analysis) -> frozenset[str]:
+    """The facets of ``a`` that hold anything; a rule needing an absent facet cannot match."""
+    names = []
+    for name in ("commands", "targets", "files", "code", "payloads", "texts"):
+        if getattr(a, name):
+            names.append(name)
+    for name in ("http", "spend", "tool"):
+        if getattr(a, name) is not None:
+            names.append(name)
+    return frozenset(names)
 
 
 def shorten(text: str, limit: int = _EVIDENCE_MAX) -> str:
@@ -132,6 +146,7 @@ def _all_of(parts: list[Compiled]) -> Compiled:
     tests = tuple(p.test for p in parts)
     needed = [p.programs for p in parts if p.programs is not None]
     programs = frozenset.intersection(*needed) if needed else None
+    requires = frozenset().union(*(p.requires for p in parts))
 
     def test(a: Analysis) -> str | None:
         evidence: list[str] = []
@@ -143,7 +158,7 @@ def _all_of(parts: list[Compiled]) -> Compiled:
                 evidence.append(found)
         return "; ".join(evidence)
 
-    return Compiled(test, programs)
+    return Compiled(test, programs, requires)
 
 
 def _any_of(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
@@ -162,7 +177,8 @@ def _any_of(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
                 return found
         return None
 
-    return Compiled(test, programs)
+    requires = frozenset.intersection(*(p.requires for p in parts))
+    return Compiled(test, programs, requires)
 
 
 def _all(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
@@ -191,7 +207,7 @@ def _text(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
                 return shorten(m.group(0))
         return None
 
-    return Compiled(test, None)
+    return Compiled(test, None, frozenset({"texts"}))
 
 
 def _payload(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
@@ -204,7 +220,10 @@ def _payload(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         pat = compiler.regexes(spec["text"], f"{field}.text")
         tests.append(lambda p: pat.search(p.text) is not None)
     return _exists(
-        lambda a: a.payloads, tests, lambda p: f"decoded {p.encoding}: {shorten(p.text, 80)}"
+        lambda a: a.payloads,
+        tests,
+        lambda p: f"decoded {p.encoding}: {shorten(p.text, 80)}",
+        facet="payloads",
     )
 
 
@@ -226,6 +245,8 @@ def _exists(
     tests: list[ItemTest],
     describe: Callable[[Any], str],
     programs: frozenset[str] | None = None,
+    *,
+    facet: str,
 ) -> Compiled:
     checks = tuple(tests)
 
@@ -235,7 +256,7 @@ def _exists(
                 return describe(item)
         return None
 
-    return Compiled(test, programs)
+    return Compiled(test, programs, frozenset({facet}))
 
 
 # ---- command facet -----------------------------------------------------------------------------
@@ -282,7 +303,7 @@ def _command(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     for key, test in _command_field_tests(compiler, spec, field):
         del key
         tests.append(test)
-    return _exists(lambda a: a.commands, tests, describe_command, programs)
+    return _exists(lambda a: a.commands, tests, describe_command, programs, facet="commands")
 
 
 def _command_field_tests(
@@ -501,7 +522,7 @@ def _target(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     if "url" in spec:
         url_re = compiler.regexes(spec["url"], f"{field}.url")
         tests.append(lambda t: t.url is not None and url_re.search(t.url) is not None)
-    return _exists(lambda a: a.targets, tests, describe_target)
+    return _exists(lambda a: a.targets, tests, describe_target, facet="targets")
 
 
 # ---- file facet --------------------------------------------------------------------------------
@@ -529,7 +550,7 @@ def _file(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     if "source" in spec:
         sources = frozenset(compiler.strings(spec["source"], f"{field}.source"))
         tests.append(lambda f: f.source in sources)
-    return _exists(lambda a: a.files, tests, describe_file)
+    return _exists(lambda a: a.files, tests, describe_file, facet="files")
 
 
 # ---- code, http, spend, tool facets ------------------------------------------------------------
@@ -548,7 +569,10 @@ def _code(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         detail_re = compiler.regexes(spec["detail"], f"{field}.detail")
         tests.append(lambda c: detail_re.search(c.detail) is not None)
     return _exists(
-        lambda a: a.code, tests, lambda c: shorten(f"{c.language} {c.capability}: {c.detail}")
+        lambda a: a.code,
+        tests,
+        lambda c: shorten(f"{c.language} {c.capability}: {c.detail}"),
+        facet="code",
     )
 
 
@@ -581,7 +605,10 @@ def _http(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
             )
         )
     return _exists(
-        lambda a: [a.http] if a.http else [], tests, lambda h: shorten(f"{h.method} {h.url}")
+        lambda a: [a.http] if a.http else [],
+        tests,
+        lambda h: shorten(f"{h.method} {h.url}"),
+        facet="http",
     )
 
 
@@ -606,6 +633,7 @@ def _spend(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         lambda a: [a.spend] if a.spend else [],
         tests,
         lambda s: shorten(f"{s.amount:g} {s.currency} to {s.recipient or 'unnamed recipient'}"),
+        facet="spend",
     )
 
 
@@ -624,6 +652,7 @@ def _tool(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         lambda a: [a.tool] if a.tool else [],
         tests,
         lambda t: shorten(f"tool {t.name} {t.args_text}"),
+        facet="tool",
     )
 
 

@@ -11,7 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from corral.analysis.facts import Analysis
-from corral.rules.conditions import ConditionCompiler, ConditionError, to_source_error
+from corral.rules.conditions import (
+    ConditionCompiler,
+    ConditionError,
+    present_facets,
+    to_source_error,
+)
 from corral.rules.model import Rule, RuleSpec
 from corral.rules.registry import LIST_FILE, RULE_FILES, library_dir
 from corral.util.yamlfile import LineDict, LineList, SourceError, first_validation_error, load_yaml
@@ -49,8 +54,9 @@ class RuleSet:
     def match(self, analysis: Analysis) -> list[tuple[Rule, str]]:
         hits: list[tuple[Rule, str]] = []
         done: set[str] = set()
+        present = present_facets(analysis)
         for rule in self.candidates(analysis):
-            if rule.id in done:
+            if rule.id in done or not rule.condition.requires <= present:
                 continue
             done.add(rule.id)
             evidence = rule.condition.test(analysis)
