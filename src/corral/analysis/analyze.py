@@ -6,6 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from corral.analysis.content import analyze_content
 from corral.analysis.facts import Analysis, FileAccess, HttpFacts, NetTarget, SpendFacts, ToolFacts
 from corral.analysis.paths import normalize_path
 from corral.analysis.shell import ShellLimits, analyze_argv, analyze_command_line
@@ -31,7 +32,7 @@ def analyze(action: Action, limits: ShellLimits = DEFAULT_LIMITS) -> Analysis:
     if isinstance(action, ExecAction):
         return _exec(action, "exec", limits)
     if isinstance(action, FileAction):
-        return _file(action, "file")
+        return _file(action, "file", limits)
     if isinstance(action, NetAction):
         return _net(action)
     if isinstance(action, HttpAction):
@@ -60,14 +61,18 @@ def _merge(into: Analysis, part: Analysis) -> None:
     into.problems.extend(part.problems)
 
 
-def _file(action: FileAction, declared: str) -> Analysis:
+def _file(action: FileAction, declared: str, limits: ShellLimits) -> Analysis:
     content = action.content
     if action.op == "chmod" and action.mode is not None:
         content = str(action.mode)
     path = normalize_path(action.path, action.cwd)
     access = FileAccess(path=path, op=action.op, source="file", content=content)
-    texts = [path] + ([content[:_MAX_TEXT]] if content else [])
-    return Analysis(kind="file", declared_kind=declared, files=[access], texts=texts)
+    result = Analysis(kind="file", declared_kind=declared, files=[access], texts=[path])
+    if content and action.op in ("write", "append"):
+        analyze_content(path, content, result, limits)
+    elif content:
+        result.texts.append(content[:_MAX_TEXT])
+    return result
 
 
 def _net(action: NetAction) -> Analysis:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from corral.analysis.content import CONTENT_ORIGIN
 from corral.analysis.facts import Analysis, NetTarget
 from corral.model.decisions import RuleRef
 from corral.policy import clauses as C
@@ -60,6 +61,8 @@ def _egress(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
     if spec.open:
         return
     for target in analysis.targets:
+        if target.source.startswith(CONTENT_ORIGIN):
+            continue  # a URL inside a file being written is not a connection being made
         verdict = egress_verdict(policy, target)
         if verdict is C.PRIVATE_NET:
             yield finding(
@@ -98,6 +101,8 @@ def _files(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
     for access in analysis.files:
         if access.op not in WRITE_OPS or access.path.startswith(_PSEUDO_FILES):
             continue
+        if access.source.startswith(CONTENT_ORIGIN):
+            continue
         if _inside(access.path, policy.protected):
             yield finding(
                 C.PROTECTED,
@@ -114,6 +119,8 @@ def _programs(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
     denied = frozenset(policy.spec.programs.deny)
     check_privilege = policy.spec.privilege == "deny"
     for cmd in analysis.commands:
+        if cmd.via and cmd.via[0].startswith(CONTENT_ORIGIN):
+            continue
         if cmd.program in denied:
             yield finding(
                 C.PROGRAM_DENIED,

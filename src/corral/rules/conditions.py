@@ -144,8 +144,10 @@ def _all_of(parts: list[Compiled]) -> Compiled:
     if len(parts) == 1:
         return parts[0]
     tests = tuple(p.test for p in parts)
+    # Every part must hold, so any one part's programs is a valid index key; the parts may
+    # name different commands (telnet ... | bash), so their sets must not be intersected.
     needed = [p.programs for p in parts if p.programs is not None]
-    programs = frozenset.intersection(*needed) if needed else None
+    programs = min(needed, key=len) if needed else None
     requires = frozenset().union(*(p.requires for p in parts))
 
     def test(a: Analysis) -> str | None:
