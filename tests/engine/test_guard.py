@@ -21,7 +21,12 @@ def _exploding_rules() -> RuleSet:
     def boom(analysis: Analysis) -> str | None:
         raise RuntimeError("condition bug")
 
-    broken = Rule(spec=template.spec.model_copy(update={"id": "CR-TST-999"}), condition=Compiled(boom, None), file="t", line=1)
+    broken = Rule(
+        spec=template.spec.model_copy(update={"id": "CR-TST-999"}),
+        condition=Compiled(boom),
+        file="t",
+        line=1,
+    )
     return RuleSet(rules={**base.rules, "CR-TST-999": broken}, lists=base.lists)
 
 
@@ -43,7 +48,10 @@ def test_monitor_mode_still_denies_internal_errors(tmp_path: Any) -> None:
 @pytest.mark.parametrize(
     ("tool", "kind"),
     [
-        ({"name": "mcp__files__write_file", "args": {"path": "/workspace/a", "content": "x"}}, "file"),
+        (
+            {"name": "mcp__files__write_file", "args": {"path": "/workspace/a", "content": "x"}},
+            "file",
+        ),
         ({"name": "Read", "args": {"file_path": "/workspace/a"}}, "file"),
         ({"name": "WebFetch", "args": {"url": "https://pypi.org/simple"}}, "http"),
         ({"name": "send_payment", "args": {"amount": 5, "currency": "USD", "to": "acme"}}, "spend"),
@@ -58,29 +66,43 @@ def test_tools_are_judged_as_what_they_are(tool: dict[str, Any], kind: str) -> N
 
 
 def test_payment_tool_hits_the_budget() -> None:
-    decision = Guard("default").decide({"kind": "tool", "name": "send_payment", "args": {"amount": 5, "currency": "USD"}})
+    decision = Guard("default").decide(
+        {"kind": "tool", "name": "send_payment", "args": {"amount": 5, "currency": "USD"}}
+    )
     assert decision.decision == "deny"
     assert "CR-POL-006" in {r.id for r in decision.rules}
 
 
 def test_opaque_tool_urls_meet_the_egress_list() -> None:
-    decision = Guard("default").decide({"kind": "tool", "name": "notify", "args": {"webhook_url": "https://hooks.example.net/x"}})
+    decision = Guard("default").decide(
+        {"kind": "tool", "name": "notify", "args": {"webhook_url": "https://hooks.example.net/x"}}
+    )
     assert "CR-POL-001" in {r.id for r in decision.rules}
 
 
 def test_tool_with_invalid_mapped_fields_is_denied() -> None:
-    decision = Guard("default").decide({"kind": "tool", "name": "fetch", "args": {"url": "https://pypi.org", "method": "GET", "body": 12}})
+    decision = Guard("default").decide(
+        {
+            "kind": "tool",
+            "name": "fetch",
+            "args": {"url": "https://pypi.org", "method": "GET", "body": 12},
+        }
+    )
     assert decision.decision == "deny"
     assert decision.error is not None
 
 
 def test_decision_ids_are_unique() -> None:
     guard = Guard("default")
-    ids = {guard.decide({"kind": "net", "host": "127.0.0.1", "port": 1}).decision_id for _ in range(50)}
+    ids = {
+        guard.decide({"kind": "net", "host": "127.0.0.1", "port": 1}).decision_id for _ in range(50)
+    }
     assert len(ids) == 50
 
 
 def test_url_without_host_is_denied() -> None:
-    decision = Guard("permissive").decide({"kind": "http", "method": "GET", "url": "file:///etc/passwd"})
+    decision = Guard("permissive").decide(
+        {"kind": "http", "method": "GET", "url": "file:///etc/passwd"}
+    )
     assert decision.decision == "deny"
     assert "CR-POL-008" in {r.id for r in decision.rules}

@@ -140,5 +140,39 @@ class Analysis:
     texts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    blob: str | None = field(default=None, repr=False, compare=False)
+
     def programs(self) -> set[str]:
         return {c.program for c in self.commands}
+
+    def search_blob(self) -> str:
+        """Every string any rule pattern can look at, case-folded, in one text (cached).
+
+        Rules use it as a necessary condition: a pattern whose fixed piece is nowhere in here
+        cannot match any single field, so it is not run.
+        """
+        if self.blob is None:
+            parts: list[str] = [*self.texts]
+            for c in self.commands:
+                parts.extend(c.argv)
+                parts.extend(r.target for r in c.redirects)
+                parts.extend(c.env.values())
+                parts.extend(v for v in c.options.values() if v)
+            for f in self.files:
+                parts.append(f.path)
+                if f.content:
+                    parts.append(f.content)
+            for t in self.targets:
+                parts.extend((t.host, t.url or ""))
+            parts.extend(c.detail for c in self.code)
+            parts.extend(p.text for p in self.payloads)
+            if self.http is not None:
+                parts.extend((self.http.url, self.http.body, *self.http.headers.values()))
+            if self.spend is not None:
+                parts.extend(
+                    x or "" for x in (self.spend.recipient, self.spend.purpose, self.spend.account)
+                )
+            if self.tool is not None:
+                parts.extend((self.tool.name, self.tool.args_text))
+            self.blob = "\n".join(parts).casefold()
+        return self.blob

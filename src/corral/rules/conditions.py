@@ -21,6 +21,7 @@ from typing import Any
 
 from corral.analysis.facts import Analysis, Command, FileAccess, NetTarget
 from corral.analysis.tools import base_name
+from corral.util.literals import literals_of_all
 from corral.util.yamlfile import LineDict, SourceError
 
 Predicate = Callable[[Analysis], str | None]
@@ -40,13 +41,75 @@ class ConditionError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Trigger:
+    """One way a condition can become true: these facets are non-empty and, when ``programs``
+    is set, one of these programs runs. A rule is only evaluated when one trigger admits."""
+
+    programs: frozenset[str] | None
+    facets: frozenset[str]
+    literals: tuple[frozenset[str], ...] = ()
+
+    def admits(self, facets: frozenset[str], programs: set[str], blob: str) -> bool:
+        if not self.facets <= facets:
+            return False
+        if self.programs is not None and self.programs.isdisjoint(programs):
+            return False
+        for group in self.literals:  # plain loops: this runs for every candidate rule
+            for literal in group:
+                if literal in blob:
+                    break
+            else:
+                return False
+        return True
+
+
+ALWAYS: tuple[Trigger, ...] = (Trigger(None, frozenset()),)
+_MAX_TRIGGERS = 32
+
+
+@dataclass(frozen=True, slots=True)
 class Compiled:
-    """A compiled condition, the programs it needs (None: it may match any action) and the
-    facets of the analysis that must be non-empty for it to match (used to skip rules cheaply)."""
+    """A compiled condition and the triggers under which it can possibly match."""
 
     test: Predicate
-    programs: frozenset[str] | None
-    requires: frozenset[str] = frozenset()
+    triggers: tuple[Trigger, ...] = ALWAYS
+
+    @property
+    def programs(self) -> frozenset[str] | None:
+        """Programs one of which must run for a match (None: no such constraint)."""
+        if any(t.programs is None for t in self.triggers):
+            return None
+        return frozenset().union(*(t.programs or () for t in self.triggers))
+
+    def may_match(self, facets: frozenset[str], programs: set[str], blob: str) -> bool:
+        for trigger in self.triggers:  # noqa: SIM110 - a plain loop is faster on this hot path
+            if trigger.admits(facets, programs, blob):
+                return True
+        return False
+
+
+def _and_triggers(parts: list[Compiled]) -> tuple[Trigger, ...]:
+    """Triggers of a conjunction: one trigger from each part, combined (bounded in number)."""
+    combined: list[Trigger] = [ALWAYS[0]]
+    for part in parts:
+        combined = [
+            Trigger(_either(a.programs, b.programs), a.facets | b.facets, a.literals + b.literals)
+            for a in combined
+            for b in part.triggers
+        ]
+        if len(combined) > _MAX_TRIGGERS:
+            common = frozenset.intersection(*(t.facets for t in combined))
+            return (Trigger(None, common),)
+    return tuple(dict.fromkeys(combined))
+
+
+def _either(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    # Both must hold, but they may be different commands (telnet ... | bash): keep one as key.
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b, key=len)
 
 
 def present_facets(a: Analysis) -> frozenset[str]:
@@ -97,8 +160,15 @@ class ConditionCompiler:
                 raise ConditionError(field, f"expected strings, found {type(item).__name__}", raw)
         return [str(i) for i in out]
 
-    def regexes(self, raw: Any, field: str) -> re.Pattern[str]:
+    def regexes(
+        self, raw: Any, field: str, needs: list[frozenset[str]] | None = None
+    ) -> re.Pattern[str]:
+        """One compiled alternation; when ``needs`` is given, its required literals go there."""
         patterns = self.strings(raw, field)
+        if needs is not None:
+            literals = literals_of_all(patterns)
+            if literals:
+                needs.append(literals)
         try:
             for p in patterns:
                 re.compile(p)
@@ -144,11 +214,6 @@ def _all_of(parts: list[Compiled]) -> Compiled:
     if len(parts) == 1:
         return parts[0]
     tests = tuple(p.test for p in parts)
-    # Every part must hold, so any one part's programs is a valid index key; the parts may
-    # name different commands (telnet ... | bash), so their sets must not be intersected.
-    needed = [p.programs for p in parts if p.programs is not None]
-    programs = min(needed, key=len) if needed else None
-    requires = frozenset().union(*(p.requires for p in parts))
 
     def test(a: Analysis) -> str | None:
         evidence: list[str] = []
@@ -160,7 +225,7 @@ def _all_of(parts: list[Compiled]) -> Compiled:
                 evidence.append(found)
         return "; ".join(evidence)
 
-    return Compiled(test, programs, requires)
+    return Compiled(test, _and_triggers(parts))
 
 
 def _any_of(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
@@ -168,9 +233,6 @@ def _any_of(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         raise ConditionError(field, "'any' takes a non-empty list of conditions", raw)
     parts = [compiler.compile(c, f"{field}[{i}]") for i, c in enumerate(raw)]
     tests = tuple(p.test for p in parts)
-    programs: frozenset[str] | None = frozenset()
-    for p in parts:
-        programs = None if p.programs is None or programs is None else programs | p.programs
 
     def test(a: Analysis) -> str | None:
         for t in tests:
@@ -179,8 +241,7 @@ def _any_of(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
                 return found
         return None
 
-    requires = frozenset.intersection(*(p.requires for p in parts))
-    return Compiled(test, programs, requires)
+    return Compiled(test, tuple(dict.fromkeys(t for p in parts for t in p.triggers)))
 
 
 def _all(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
@@ -191,16 +252,17 @@ def _all(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
 
 def _not(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     inner = compiler.compile(raw, field).test
-    return Compiled(lambda a: "" if inner(a) is None else None, None)
+    return Compiled(lambda a: "" if inner(a) is None else None)
 
 
 def _kind(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     kinds = frozenset(compiler.strings(raw, field))
-    return Compiled(lambda a: "" if a.kind in kinds or a.declared_kind in kinds else None, None)
+    return Compiled(lambda a: "" if a.kind in kinds or a.declared_kind in kinds else None)
 
 
 def _text(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
-    pattern = compiler.regexes(raw, field)
+    needs: list[frozenset[str]] = []
+    pattern = compiler.regexes(raw, field, needs)
 
     def test(a: Analysis) -> str | None:
         for text in a.texts:
@@ -209,23 +271,25 @@ def _text(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
                 return shorten(m.group(0))
         return None
 
-    return Compiled(test, None, frozenset({"texts"}))
+    return Compiled(test, (Trigger(None, frozenset({"texts"}), tuple(needs)),))
 
 
 def _payload(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, {"encoding", "text"})
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "encoding" in spec:
         encodings = frozenset(compiler.strings(spec["encoding"], f"{field}.encoding"))
         tests.append(lambda p: p.encoding in encodings)
     if "text" in spec:
-        pat = compiler.regexes(spec["text"], f"{field}.text")
+        pat = compiler.regexes(spec["text"], f"{field}.text", needs)
         tests.append(lambda p: pat.search(p.text) is not None)
     return _exists(
         lambda a: a.payloads,
         tests,
         lambda p: f"decoded {p.encoding}: {shorten(p.text, 80)}",
         facet="payloads",
+        needs=needs,
     )
 
 
@@ -249,16 +313,20 @@ def _exists(
     programs: frozenset[str] | None = None,
     *,
     facet: str,
+    needs: list[frozenset[str]] | None = None,
 ) -> Compiled:
     checks = tuple(tests)
 
     def test(a: Analysis) -> str | None:
         for item in items(a):
-            if all(check(item) for check in checks):
+            for check in checks:
+                if not check(item):
+                    break
+            else:
                 return describe(item)
         return None
 
-    return Compiled(test, programs, frozenset({facet}))
+    return Compiled(test, (Trigger(programs, frozenset({facet}), tuple(needs or ())),))
 
 
 # ---- command facet -----------------------------------------------------------------------------
@@ -290,6 +358,7 @@ def describe_command(cmd: Command) -> str:
 def _command(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, _COMMAND_FIELDS)
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     programs: frozenset[str] | None = None
     if "program" in spec:
         names = compiler.strings(spec["program"], f"{field}.program")
@@ -302,14 +371,16 @@ def _command(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
             )
         )
         programs = exact if wild_re is None else None
-    for key, test in _command_field_tests(compiler, spec, field):
+    for key, test in _command_field_tests(compiler, spec, field, needs):
         del key
         tests.append(test)
-    return _exists(lambda a: a.commands, tests, describe_command, programs, facet="commands")
+    return _exists(
+        lambda a: a.commands, tests, describe_command, programs, facet="commands", needs=needs
+    )
 
 
 def _command_field_tests(
-    compiler: ConditionCompiler, spec: Mapping[str, Any], field: str
+    compiler: ConditionCompiler, spec: Mapping[str, Any], field: str, needs: list[frozenset[str]]
 ) -> Iterable[tuple[str, ItemTest]]:
     if "option" in spec:
         opts = frozenset(compiler.strings(spec["option"], f"{field}.option"))
@@ -326,19 +397,19 @@ def _command_field_tests(
             _option_value_test(compiler, spec["option_value"], f"{field}.option_value"),
         )
     if "arg" in spec:
-        arg_re = compiler.regexes(spec["arg"], f"{field}.arg")
+        arg_re = compiler.regexes(spec["arg"], f"{field}.arg", needs)
         yield "arg", lambda c: any(arg_re.search(x) for x in c.argv[1:])
     if "not_arg" in spec:
         narg_re = compiler.regexes(spec["not_arg"], f"{field}.not_arg")
         yield "not_arg", lambda c: not any(narg_re.search(x) for x in c.argv[1:])
     if "args_all" in spec:
         all_res = [
-            compiler.regexes(p, f"{field}.args_all[{i}]")
+            compiler.regexes(p, f"{field}.args_all[{i}]", needs)
             for i, p in enumerate(_as_list(spec["args_all"]))
         ]
         yield "args_all", lambda c: all(any(r.search(x) for x in c.argv[1:]) for r in all_res)
     if "argv" in spec:
-        argv_re = compiler.regexes(spec["argv"], f"{field}.argv")
+        argv_re = compiler.regexes(spec["argv"], f"{field}.argv", needs)
         yield "argv", lambda c: argv_re.search(" ".join(c.argv)) is not None
     if "subcommand" in spec:
         yield "subcommand", _subcommand_test(compiler, spec["subcommand"], f"{field}.subcommand")
@@ -505,6 +576,7 @@ def _attr_search(name: str, pattern: re.Pattern[str]) -> ItemTest:
 def _target(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, _TARGET_FIELDS)
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "host" in spec:
         host_re = compiler.globs(spec["host"], f"{field}.host", ignore_case=True)
         tests.append(lambda t: host_re.match(t.host) is not None)
@@ -522,9 +594,9 @@ def _target(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         nets = compile_networks(compiler, spec["cidr"], f"{field}.cidr")
         tests.append(lambda t: host_in(t.host, nets))
     if "url" in spec:
-        url_re = compiler.regexes(spec["url"], f"{field}.url")
+        url_re = compiler.regexes(spec["url"], f"{field}.url", needs)
         tests.append(lambda t: t.url is not None and url_re.search(t.url) is not None)
-    return _exists(lambda a: a.targets, tests, describe_target, facet="targets")
+    return _exists(lambda a: a.targets, tests, describe_target, facet="targets", needs=needs)
 
 
 # ---- file facet --------------------------------------------------------------------------------
@@ -537,6 +609,7 @@ def describe_file(f: FileAccess) -> str:
 def _file(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, {"path", "not_path", "op", "content", "source"})
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "path" in spec:
         path_re = compiler.globs(spec["path"], f"{field}.path", ignore_case=False)
         tests.append(lambda f: path_re.match(f.path) is not None)
@@ -547,12 +620,12 @@ def _file(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         ops = frozenset(compiler.strings(spec["op"], f"{field}.op"))
         tests.append(lambda f: f.op in ops)
     if "content" in spec:
-        content_re = compiler.regexes(spec["content"], f"{field}.content")
+        content_re = compiler.regexes(spec["content"], f"{field}.content", needs)
         tests.append(lambda f: f.content is not None and content_re.search(f.content) is not None)
     if "source" in spec:
         sources = frozenset(compiler.strings(spec["source"], f"{field}.source"))
         tests.append(lambda f: f.source in sources)
-    return _exists(lambda a: a.files, tests, describe_file, facet="files")
+    return _exists(lambda a: a.files, tests, describe_file, facet="files", needs=needs)
 
 
 # ---- code, http, spend, tool facets ------------------------------------------------------------
@@ -561,6 +634,7 @@ def _file(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
 def _code(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, {"capability", "language", "detail"})
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "capability" in spec:
         caps = frozenset(compiler.strings(spec["capability"], f"{field}.capability"))
         tests.append(lambda c: c.capability in caps)
@@ -568,19 +642,21 @@ def _code(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         langs = frozenset(compiler.strings(spec["language"], f"{field}.language"))
         tests.append(lambda c: c.language in langs)
     if "detail" in spec:
-        detail_re = compiler.regexes(spec["detail"], f"{field}.detail")
+        detail_re = compiler.regexes(spec["detail"], f"{field}.detail", needs)
         tests.append(lambda c: detail_re.search(c.detail) is not None)
     return _exists(
         lambda a: a.code,
         tests,
         lambda c: shorten(f"{c.language} {c.capability}: {c.detail}"),
         facet="code",
+        needs=needs,
     )
 
 
 def _http(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, {"method", "host", "path", "body", "header", "url"})
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "method" in spec:
         methods = frozenset(m.upper() for m in compiler.strings(spec["method"], f"{field}.method"))
         tests.append(lambda h: h.method in methods)
@@ -589,7 +665,7 @@ def _http(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         tests.append(lambda h: host_re.match(h.host) is not None)
     for key in ("path", "body", "url"):
         if key in spec:
-            pat = compiler.regexes(spec[key], f"{field}.{key}")
+            pat = compiler.regexes(spec[key], f"{field}.{key}", needs)
             tests.append(_attr_search(key, pat))
     if "header" in spec:
         hdr = spec["header"]
@@ -611,12 +687,14 @@ def _http(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         tests,
         lambda h: shorten(f"{h.method} {h.url}"),
         facet="http",
+        needs=needs,
     )
 
 
 def _spend(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, {"min_amount", "currency", "recipient", "purpose", "account"})
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "min_amount" in spec:
         minimum = spec["min_amount"]
         if not isinstance(minimum, int | float) or isinstance(minimum, bool):
@@ -629,32 +707,35 @@ def _spend(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
         tests.append(lambda s: s.currency in currencies)
     for key in ("recipient", "purpose", "account"):
         if key in spec:
-            pat = compiler.regexes(spec[key], f"{field}.{key}")
+            pat = compiler.regexes(spec[key], f"{field}.{key}", needs)
             tests.append(_attr_search(key, pat))
     return _exists(
         lambda a: [a.spend] if a.spend else [],
         tests,
         lambda s: shorten(f"{s.amount:g} {s.currency} to {s.recipient or 'unnamed recipient'}"),
         facet="spend",
+        needs=needs,
     )
 
 
 def _tool(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     spec = _block(raw, field, {"name", "args"})
     tests: list[ItemTest] = []
+    needs: list[frozenset[str]] = []
     if "name" in spec:
         name_re = compiler.globs(spec["name"], f"{field}.name", ignore_case=True)
         tests.append(
             lambda t: name_re.match(t.name) is not None or name_re.match(_base(t.name)) is not None
         )
     if "args" in spec:
-        args_re = compiler.regexes(spec["args"], f"{field}.args")
+        args_re = compiler.regexes(spec["args"], f"{field}.args", needs)
         tests.append(lambda t: args_re.search(t.args_text) is not None)
     return _exists(
         lambda a: [a.tool] if a.tool else [],
         tests,
         lambda t: shorten(f"tool {t.name} {t.args_text}"),
         facet="tool",
+        needs=needs,
     )
 
 

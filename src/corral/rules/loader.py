@@ -21,44 +21,79 @@ from corral.rules.model import Rule, RuleSpec
 from corral.rules.registry import LIST_FILE, RULE_FILES, library_dir
 from corral.util.yamlfile import LineDict, LineList, SourceError, first_validation_error, load_yaml
 
+# Above this many characters a direct search per literal beats building the trigram set.
+_TRIGRAM_SCAN_LIMIT = 16_384
+
 
 @dataclass(slots=True)
 class RuleSet:
-    """Rules by id, indexed by the programs that can trigger them."""
+    """Rules by id, indexed so that one action only evaluates the rules it could trigger.
+
+    Each trigger of a rule (see ``Trigger``) is filed under the programs it needs, else under
+    one required literal, else under the facets it needs. Matching collects candidates from
+    those indexes, re-checks every trigger and only then runs the rule's condition.
+    """
 
     rules: dict[str, Rule]
     lists: dict[str, list[Any]]
     by_program: dict[str, list[Rule]] = field(default_factory=dict)
-    anywhere: list[Rule] = field(default_factory=list)
+    by_literal: dict[str, list[Rule]] = field(default_factory=dict)
+    by_facets: list[tuple[frozenset[str], Rule]] = field(default_factory=list)
+    order: dict[str, int] = field(default_factory=dict)
+    by_trigram: dict[str, list[str]] = field(default_factory=dict)
+    trigram_keys: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for rule in self.rules.values():
-            programs = rule.condition.programs
-            if programs is None:
-                self.anywhere.append(rule)
-            else:
-                for program in programs:
-                    self.by_program.setdefault(program, []).append(rule)
+        for index, rule in enumerate(self.rules.values()):
+            self.order[rule.id] = index
+            for trigger in rule.condition.triggers:
+                if trigger.programs is not None:
+                    for program in trigger.programs:
+                        self.by_program.setdefault(program, []).append(rule)
+                elif trigger.literals:
+                    group = max(trigger.literals, key=lambda g: min(len(lit) for lit in g))
+                    for literal in group:
+                        self.by_literal.setdefault(literal, []).append(rule)
+                else:
+                    self.by_facets.append((trigger.facets, rule))
+        for literal in self.by_literal:
+            self.by_trigram.setdefault(literal[:3], []).append(literal)
+        self.trigram_keys = frozenset(self.by_trigram)
+
+    def _present_literals(self, blob: str) -> list[str]:
+        """Indexed literals found in ``blob``, looked up through their first three characters
+        (every literal has at least three), which is much cheaper than testing each one."""
+        if len(blob) > _TRIGRAM_SCAN_LIMIT:
+            return [lit for lit in self.by_literal if lit in blob]
+        grams = {blob[i : i + 3] for i in range(len(blob) - 2)}
+        present: list[str] = []
+        for gram in grams & self.trigram_keys:
+            present.extend(lit for lit in self.by_trigram[gram] if lit in blob)
+        return present
 
     def candidates(self, analysis: Analysis) -> list[Rule]:
-        """Rules that could match: program-indexed ones only when their program is present."""
-        found = list(self.anywhere)
-        seen: set[str] = set()
-        for command in analysis.commands:
-            if command.program in seen:
-                continue
-            seen.add(command.program)
-            found.extend(self.by_program.get(command.program, ()))
-        return found
+        """Rules that one of whose triggers is filed under something this action has."""
+        found: dict[str, Rule] = {}
+        for program in {command.program for command in analysis.commands}:
+            for rule in self.by_program.get(program, ()):
+                found[rule.id] = rule
+        for literal in self._present_literals(analysis.search_blob()):
+            for rule in self.by_literal[literal]:
+                found[rule.id] = rule
+        facets = present_facets(analysis)
+        for needed, rule in self.by_facets:
+            if needed <= facets:
+                found[rule.id] = rule
+        return sorted(found.values(), key=lambda r: self.order[r.id])
 
     def match(self, analysis: Analysis) -> list[tuple[Rule, str]]:
         hits: list[tuple[Rule, str]] = []
-        done: set[str] = set()
-        present = present_facets(analysis)
+        facets = present_facets(analysis)
+        programs = {command.program for command in analysis.commands}
+        blob = analysis.search_blob()
         for rule in self.candidates(analysis):
-            if rule.id in done or not rule.condition.requires <= present:
+            if not rule.condition.may_match(facets, programs, blob):
                 continue
-            done.add(rule.id)
             evidence = rule.condition.test(analysis)
             if evidence is not None:
                 hits.append((rule, evidence))

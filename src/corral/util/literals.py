@@ -1,0 +1,76 @@
+"""Required literals of a regular expression: a cheap necessary condition for a match.
+
+Most rule regexes contain a fixed piece (``stratum+``, ``/dev/tcp/``, ``--donate-level``). If no
+such piece occurs anywhere in an action, the regex cannot match and need not run; across a
+couple of hundred rules that is most of the work saved. Strings are compared case-folded, which
+is at least as permissive as ``re.IGNORECASE`` (so the shortcut can never hide a match).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+try:  # the regex parser is internal to CPython; without it there is simply no shortcut
+    from re import _constants as _c
+    from re import _parser as _p
+except ImportError:  # pragma: no cover - other interpreters
+    _p = None
+    _c = None
+
+MIN_LITERAL = 3
+
+
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Case-folded strings one of which occurs in every text ``pattern`` matches, or None."""
+    if _p is None:
+        return None
+    try:
+        tree = _p.parse(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, ValueError):
+        return None
+    return _sequence(list(tree))
+
+
+def _sequence(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+    """The most selective literal set found along one sequence of regex nodes."""
+    assert _c is not None
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= MIN_LITERAL:
+            candidates.append(frozenset({"".join(run).casefold()}))
+        run.clear()
+
+    for op, av in items:
+        if op is _c.LITERAL:
+            run.append(chr(av))
+            continue
+        flush()
+        inner: frozenset[str] | None = None
+        if op is _c.SUBPATTERN:
+            inner = _sequence(list(av[-1]))
+        elif op is _c.BRANCH:
+            branches = [_sequence(list(b)) for b in av[1]]
+            if all(b is not None for b in branches):
+                inner = frozenset().union(*(b for b in branches if b is not None))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            inner = _sequence(list(av[2]))
+        if inner:
+            candidates.append(inner)
+    flush()
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: min(len(s) for s in c))
+
+
+def literals_of_all(patterns: list[str]) -> frozenset[str] | None:
+    """For an alternation of ``patterns``: the union, or None if any pattern has none."""
+    found: set[str] = set()
+    for pattern in patterns:
+        lits = required_literals(pattern)
+        if lits is None:
+            return None
+        found |= lits
+    return frozenset(found)
