@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,6 @@ def test_required_literals(pattern: str, expected: set[str] | None) -> None:
 )
 def test_literal_is_necessary(word: str, before: str, after: str) -> None:
     """Whenever a pattern matches a text, one of its required literals occurs in that text."""
-    import re
-
     pattern = re.escape(word) + r"\d*"
     literals = required_literals(pattern)
     text = before + word + after
