@@ -32,7 +32,10 @@ def main() -> None:
         proc = subprocess.run([corral, "check", str(source)], capture_output=True, check=False)
         elapsed = time.perf_counter() - start
     decisions = proc.stdout.count(b"\n")
-    print(f"corral check, policy default, {args.lines} lines -> {decisions} decisions (exit {proc.returncode})")
+    print(
+        f"corral check, policy default, {args.lines} lines -> {decisions} decisions "
+        f"(exit {proc.returncode})"
+    )
     print(f"  machine: {machine()}; {stamp()}")
     print(f"  {elapsed:.2f} s wall including start-up: {decisions / elapsed:,.0f} actions/s")
 

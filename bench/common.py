@@ -32,7 +32,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.python_implementation()} {platform.python_version()}, {cpu}, {os.cpu_count()} cpus"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{python}, {cpu}, {os.cpu_count()} cpus"
 
 
 def stamp() -> str:

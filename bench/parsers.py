@@ -19,7 +19,11 @@ from tree_sitter import Language, Parser
 
 
 def commands() -> list[str]:
-    return [a["command"] for a in mixed_corpus() if a.get("kind") == "exec" and isinstance(a.get("command"), str)]
+    return [
+        a["command"]
+        for a in mixed_corpus()
+        if a.get("kind") == "exec" and isinstance(a.get("command"), str)
+    ]
 
 
 def measure(parse: Callable[[str], bool], lines: list[str], rounds: int = 3) -> tuple[float, int]:
@@ -43,7 +47,7 @@ def main() -> None:
     def with_bashlex(line: str) -> bool:
         try:
             bashlex.parse(line)
-        except Exception:  # noqa: BLE001 - bashlex raises many types for unsupported syntax
+        except Exception:
             return False
         return True
 

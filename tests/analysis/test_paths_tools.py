@@ -27,7 +27,11 @@ def test_normalize_path(raw: str, cwd: str | None, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("mcp__github__create_issue", "create_issue"), ("fs.write_file", "write_file"), ("Run-Command", "run_command")],
+    [
+        ("mcp__github__create_issue", "create_issue"),
+        ("fs.write_file", "write_file"),
+        ("Run-Command", "run_command"),
+    ],
 )
 def test_base_name(name: str, expected: str) -> None:
     assert base_name(name) == expected

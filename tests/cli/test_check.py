@@ -10,8 +10,12 @@ ALLOWED = {"kind": "net", "host": "127.0.0.1", "port": 8000, "id": "ok-1"}
 DENIED = {"kind": "http", "method": "GET", "url": "https://example.com/", "id": "no-1"}
 
 
-def run_check(corral: list[str], stdin: bytes, *args: str) -> tuple[int, list[dict[str, object]], str]:
-    proc = subprocess.run([*corral, "check", *args], input=stdin, capture_output=True, timeout=60, check=False)
+def run_check(
+    corral: list[str], stdin: bytes, *args: str
+) -> tuple[int, list[dict[str, object]], str]:
+    proc = subprocess.run(
+        [*corral, "check", *args], input=stdin, capture_output=True, timeout=60, check=False
+    )
     lines = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     return proc.returncode, lines, proc.stderr.decode()
 
@@ -27,7 +31,9 @@ def test_decisions_in_order_with_ids(corral: list[str]) -> None:
 
 
 def test_permissive_policy_flag(corral: list[str]) -> None:
-    status, out, _ = run_check(corral, json.dumps(DENIED).encode() + b"\n", "--policy", "permissive")
+    status, out, _ = run_check(
+        corral, json.dumps(DENIED).encode() + b"\n", "--policy", "permissive"
+    )
     assert status == 0
     assert out[0]["decision"] == "allow"
     assert out[0]["policy"] == "permissive"

@@ -8,7 +8,9 @@ from pathlib import Path
 
 
 def run(corral: list[str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*corral, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [*corral, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_validate_builtin_and_file(corral: list[str], tmp_path: Path) -> None:
@@ -34,8 +36,10 @@ def test_policy_test_passes_and_fails(corral: list[str], tmp_path: Path) -> None
     policy.write_text(
         "name: p\nextends: default\ntests:\n"
         "  - {name: registry, action: {kind: net, host: pypi.org, port: 443}, expect: allow}\n"
-        "  - {name: wrong on purpose, action: {kind: net, host: example.com, port: 443}, expect: allow}\n"
-        "  - {name: clause, action: {kind: net, host: example.com, port: 443}, expect: deny, rules: [CR-POL-001]}\n"
+        "  - {name: wrong on purpose, expect: allow,\n"
+        "     action: {kind: net, host: example.com, port: 443}}\n"
+        "  - {name: clause, expect: deny, rules: [CR-POL-001],\n"
+        "     action: {kind: net, host: example.com, port: 443}}\n"
     )
     result = run(corral, "policy", "test", str(policy))
     assert result.returncode == 1
@@ -65,7 +69,9 @@ def test_explain_json_shows_findings_and_analysis(corral: list[str]) -> None:
 
 
 def test_explain_for_people(corral: list[str]) -> None:
-    result = run(corral, "explain", "-", stdin='{"kind": "net", "host": "example.com", "port": 443}')
+    result = run(
+        corral, "explain", "-", stdin='{"kind": "net", "host": "example.com", "port": 443}'
+    )
     assert result.returncode == 0
     assert "DENY" in result.stdout
     assert "CR-POL-001" in result.stdout

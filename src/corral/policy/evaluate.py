@@ -67,7 +67,8 @@ def _egress(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
         if verdict is C.PRIVATE_NET:
             yield finding(
                 verdict,
-                f"{describe_target(target)} is a private, link-local or metadata address that the policy does not name",
+                f"{describe_target(target)} is a private, link-local or metadata address "
+                "that the policy does not name",
             )
         elif verdict is not None:
             yield finding(
@@ -111,7 +112,8 @@ def _files(policy: Policy, analysis: Analysis) -> Iterator[RuleRef]:
         elif access.path.startswith(("/", "~")) and not _inside(access.path, policy.workspace):
             yield finding(
                 C.OUTSIDE_WORKSPACE,
-                f"{access.op} of {access.path}, outside the workspace ({', '.join(policy.workspace)})",
+                f"{access.op} of {access.path}, outside the workspace "
+                f"({', '.join(policy.workspace)})",
             )
 
 
