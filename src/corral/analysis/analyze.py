@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from corral.analysis.content import analyze_content
+from corral.analysis.content import CONTENT_ORIGIN, analyze_content
 from corral.analysis.facts import Analysis, FileAccess, HttpFacts, NetTarget, SpendFacts, ToolFacts
 from corral.analysis.paths import normalize_path
 from corral.analysis.shell import ShellLimits, analyze_argv, analyze_command_line
@@ -48,7 +48,17 @@ def _exec(action: ExecAction, declared: str, limits: ShellLimits) -> Analysis:
         _merge(result, analyze_argv(list(action.argv), cwd=action.cwd, limits=limits))
     if action.command is not None:
         _merge(result, analyze_command_line(action.command, cwd=action.cwd, limits=limits))
+    _judge_written_content(result, limits)
     return result
+
+
+def _judge_written_content(result: Analysis, limits: ShellLimits) -> None:
+    """Content a command writes (``echo ... >> ~/.bashrc``, a heredoc to ``run.sh``) is judged
+    by the file's type, exactly as a file-write action with that content would be."""
+    for access in list(result.files):
+        written = access.content and access.op in ("write", "append")
+        if written and access.content and not access.source.startswith(CONTENT_ORIGIN):
+            analyze_content(access.path, access.content, result, limits)
 
 
 def _merge(into: Analysis, part: Analysis) -> None:
