@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/check_throughput.py
 	$(BIN)/python bench/parsers.py
+	$(BIN)/python bench/log_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -9,9 +9,9 @@ import argparse
 import statistics
 import time
 
-from common import machine, mixed_corpus, percentile, stamp
-
 from corral import Guard
+
+from common import machine, mixed_corpus, percentile, stamp
 
 
 def main() -> None:

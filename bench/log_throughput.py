@@ -22,10 +22,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import machine, mixed_corpus, stamp
-
 from corral import Guard
 from corral.sinks import DecisionLog, Redactor, default_redactor
+
+from common import machine, mixed_corpus, stamp
 
 
 def file_system(path: Path) -> str:

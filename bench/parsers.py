@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import bashlex
 import tree_sitter_bash
-from common import machine, mixed_corpus, stamp
 from tree_sitter import Language, Parser
+
+from common import machine, mixed_corpus, stamp
 
 
 def commands() -> list[str]:

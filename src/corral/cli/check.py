@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import IO
 
 from corral.engine.guard import Guard
+from corral.model.decisions import Decision
+from corral.sinks import DecisionLog
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -27,8 +30,14 @@ def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
         yield number, chunk
 
 
-def check_stream(guard: Guard, source: IO[bytes], sink: IO[str]) -> int:
-    """Judge every line of ``source``; returns 0 if all were well-formed, else 1."""
+def check_stream(
+    guard: Guard, source: IO[bytes], sink: IO[str], log: DecisionLog | None = None
+) -> int:
+    """Judge every line of ``source``; returns 0 if all were well-formed, else 1.
+
+    With ``log`` each decision is written out only once the log holds it durably (a log error
+    propagates as :class:`corral.sinks.LogError`, so nothing unlogged is written out).
+    """
     status = 0
     for number, raw in read_lines(source):
         if raw is not None and not raw.strip():
@@ -44,9 +53,17 @@ def check_stream(guard: Guard, source: IO[bytes], sink: IO[str]) -> int:
             decision = guard.decide(action, line=number)
         if decision.error is not None:
             status = 1
-        sink.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
-        sink.flush()
+        if log is None:
+            _write(sink, decision)
+        else:
+            logged = raw if isinstance(action, str) else action  # the raw line when unparsable
+            log.append(decision, logged, on_durable=partial(_write, sink, decision))
     return status
+
+
+def _write(sink: IO[str], decision: Decision) -> None:
+    sink.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
+    sink.flush()
 
 
 def _decode(raw: bytes) -> object:
