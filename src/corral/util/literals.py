@@ -8,12 +8,13 @@ is at least as permissive as ``re.IGNORECASE`` (so the shortcut can never hide a
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
 try:  # the regex parser is internal to CPython; without it there is simply no shortcut
-    from re import _constants as _c
-    from re import _parser as _p
+    _c: Any = importlib.import_module("re._constants")
+    _p: Any = importlib.import_module("re._parser")
 except ImportError:  # pragma: no cover - other interpreters
     _p = None
     _c = None
