@@ -36,7 +36,7 @@ def test_printed_attack_text_written_to_prose_is_allowed(command: str) -> None:
         (f"echo '{SHELL}' | bash", "CR-SHL-001"),
         (f"echo '{SHELL}' | sh -", "CR-SHL-001"),
         ('echo "x `' + SHELL + '`"', "CR-SHL-001"),
-        ("echo \"$(" + SHELL + ')"', "CR-SHL-001"),
+        ('echo "$(' + SHELL + ')"', "CR-SHL-001"),
         (f"echo '{POOL}' | bash", "CR-MIN-002"),
     ],
 )
