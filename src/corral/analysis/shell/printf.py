@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from corral.analysis.shell.words import code_point
+from corral.analysis.shell.words import SIMPLE_ESCAPES, code_point
 
 _MAX_FIELD = 1024
 _MAX_ROUNDS = 256
@@ -21,21 +21,6 @@ _ARG_ESCAPE = re.compile(
     r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|0[0-7]{0,3}|[1-7][0-7]{0,2}|c|.)",
     re.DOTALL,
 )
-_SIMPLE = {
-    "a": "\a",
-    "b": "\b",
-    "e": "\x1b",
-    "E": "\x1b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "\\": "\\",
-    '"': '"',
-    "'": "'",
-    "?": "?",
-}
 _SPEC = re.compile(r"%([-+ #0]*)(\*|\d+)?(?:\.(\*|\d*))?([diouxXcsbqfFeEgGaA%])")
 
 
@@ -68,7 +53,7 @@ def _unescape(text: str, pattern: re.Pattern[str]) -> tuple[str, bool, bool]:
             out.append(chr(int(digits or "0", 8) & 0xFF))
             decoded = True
         else:
-            simple = _SIMPLE.get(body)
+            simple = SIMPLE_ESCAPES.get(body)
             out.append(simple if simple is not None else "\\" + body)
     out.append(text[pos:])
     return "".join(out), decoded, False

@@ -51,7 +51,8 @@ def unescape_heredoc(raw: str) -> str:
 _ANSI_ESCAPE = re.compile(
     r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL
 )
-_SIMPLE_ESCAPES = {
+# The backslash escapes bash shares between $'...', echo -e and printf.
+SIMPLE_ESCAPES = {
     "a": "\a",
     "b": "\b",
     "e": "\x1b",
@@ -86,7 +87,7 @@ def _ansi_one(match: re.Match[str]) -> str:
         return chr(int(body, 8) & 0xFF)
     if head == "c" and len(body) == 2:
         return chr(ord(body[1]) & 0x1F)
-    simple = _SIMPLE_ESCAPES.get(body)
+    simple = SIMPLE_ESCAPES.get(body)
     return simple if simple is not None else "\\" + body
 
 
