@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 from pydantic import ValidationError
 
 from corral.analysis.facts import Analysis
@@ -21,9 +22,6 @@ from corral.rules.model import Rule, RuleSpec
 from corral.rules.registry import LIST_FILE, RULE_FILES, library_dir
 from corral.util.yamlfile import LineDict, LineList, SourceError, first_validation_error, load_yaml
 
-# Above this many characters a direct search per literal beats building the trigram set.
-_TRIGRAM_SCAN_LIMIT = 16_384
-
 
 @dataclass(slots=True)
 class RuleSet:
@@ -31,17 +29,17 @@ class RuleSet:
 
     Each trigger of a rule (see ``Trigger``) is filed under the programs it needs, else under
     one required literal, else under the facets it needs. Matching collects candidates from
-    those indexes, re-checks every trigger and only then runs the rule's condition.
+    those indexes, re-checks every trigger and only then runs the rule's condition. Literals are
+    found in one pass over the action's text with an Aho-Corasick automaton, whatever their number.
     """
 
     rules: dict[str, Rule]
     lists: dict[str, list[Any]]
     by_program: dict[str, list[Rule]] = field(default_factory=dict)
     by_literal: dict[str, list[Rule]] = field(default_factory=dict)
-    by_facets: list[tuple[frozenset[str], Rule]] = field(default_factory=list)
+    by_facets: dict[frozenset[str], list[Rule]] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)
-    by_trigram: dict[str, list[str]] = field(default_factory=dict)
-    trigram_keys: frozenset[str] = frozenset()
+    literal_finder: Any = None
 
     def __post_init__(self) -> None:
         for index, rule in enumerate(self.rules.values()):
@@ -55,21 +53,19 @@ class RuleSet:
                     for literal in group:
                         self.by_literal.setdefault(literal, []).append(rule)
                 else:
-                    self.by_facets.append((trigger.facets, rule))
+                    self.by_facets.setdefault(trigger.facets, []).append(rule)
+        finder = ahocorasick.Automaton()
         for literal in self.by_literal:
-            self.by_trigram.setdefault(literal[:3], []).append(literal)
-        self.trigram_keys = frozenset(self.by_trigram)
+            finder.add_word(literal, literal)
+        if self.by_literal:
+            finder.make_automaton()
+        self.literal_finder = finder
 
-    def _present_literals(self, blob: str) -> list[str]:
-        """Indexed literals found in ``blob``, looked up through their first three characters
-        (every literal has at least three), which is much cheaper than testing each one."""
-        if len(blob) > _TRIGRAM_SCAN_LIMIT:
-            return [lit for lit in self.by_literal if lit in blob]
-        grams = {blob[i : i + 3] for i in range(len(blob) - 2)}
-        present: list[str] = []
-        for gram in grams & self.trigram_keys:
-            present.extend(lit for lit in self.by_trigram[gram] if lit in blob)
-        return present
+    def _present_literals(self, blob: str) -> set[str]:
+        """Indexed literals that occur in ``blob`` (already case-folded)."""
+        if not self.by_literal:
+            return set()
+        return {literal for _, literal in self.literal_finder.iter(blob)}
 
     def candidates(self, analysis: Analysis) -> list[Rule]:
         """Rules that one of whose triggers is filed under something this action has."""
@@ -81,9 +77,10 @@ class RuleSet:
             for rule in self.by_literal[literal]:
                 found[rule.id] = rule
         facets = present_facets(analysis)
-        for needed, rule in self.by_facets:
+        for needed, rules in self.by_facets.items():  # a handful of distinct facet sets
             if needed <= facets:
-                found[rule.id] = rule
+                for rule in rules:
+                    found[rule.id] = rule
         return sorted(found.values(), key=lambda r: self.order[r.id])
 
     def match(self, analysis: Analysis) -> list[tuple[Rule, str]]:
