@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import stat
 from collections.abc import Iterator
 from functools import partial
 from typing import IO
@@ -36,8 +39,11 @@ def check_stream(
     """Judge every line of ``source``; returns 0 if all were well-formed, else 1.
 
     With ``log`` each decision is written out only once the log holds it durably (a log error
-    propagates as :class:`corral.sinks.LogError`, so nothing unlogged is written out).
+    propagates as :class:`corral.sinks.LogError`, so nothing unlogged is written out). Each
+    decision is flushed as soon as it is made when the input is a pipe or a terminal (someone is
+    waiting for it); reading a regular file, output is flushed in blocks.
     """
+    write = partial(_write, flush=not _is_regular_file(source))
     status = 0
     for number, raw in read_lines(source):
         if raw is not None and not raw.strip():
@@ -54,16 +60,25 @@ def check_stream(
         if decision.error is not None:
             status = 1
         if log is None:
-            _write(sink, decision)
+            write(sink, decision)
         else:
             logged = raw if isinstance(action, str) else action  # the raw line when unparsable
-            log.append(decision, logged, on_durable=partial(_write, sink, decision))
+            log.append(decision, logged, on_durable=partial(write, sink, decision))
+    sink.flush()
     return status
 
 
-def _write(sink: IO[str], decision: Decision) -> None:
+def _is_regular_file(stream: IO[bytes]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+def _write(sink: IO[str], decision: Decision, *, flush: bool) -> None:
     sink.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
-    sink.flush()
+    if flush:
+        sink.flush()
 
 
 def _decode(raw: bytes) -> object:
