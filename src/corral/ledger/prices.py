@@ -1,0 +1,128 @@
+"""Reference hourly prices (USD, on-demand, Linux, a US region) for common instance and GPU types.
+
+They are estimates for reserving budget before a launch, not a bill: the policy's ``ledger.prices``
+adds to and overrides them, and the real amount is committed afterwards. Keys are lower case.
+``INSTANCE_GPUS`` says how many GPUs a type carries, for the GPU-hours quota.
+"""
+
+from __future__ import annotations
+
+INSTANCE_PRICES: dict[str, float] = {
+    # AWS general purpose and compute
+    "t3.micro": 0.0104,
+    "t3.small": 0.0208,
+    "t3.medium": 0.0416,
+    "t3.large": 0.0832,
+    "t3.xlarge": 0.1664,
+    "t3.2xlarge": 0.3328,
+    "m5.large": 0.096,
+    "m5.xlarge": 0.192,
+    "m5.2xlarge": 0.384,
+    "m5.4xlarge": 0.768,
+    "m5.12xlarge": 2.304,
+    "m5.24xlarge": 4.608,
+    "c5.large": 0.085,
+    "c5.xlarge": 0.17,
+    "c5.4xlarge": 0.68,
+    "c5.24xlarge": 4.08,
+    "m7i.48xlarge": 9.6768,
+    # AWS GPU and accelerators
+    "g4dn.xlarge": 0.526,
+    "g4dn.12xlarge": 3.912,
+    "g5.xlarge": 1.006,
+    "g5.12xlarge": 5.672,
+    "g5.48xlarge": 16.288,
+    "g6.xlarge": 0.8048,
+    "p3.2xlarge": 3.06,
+    "p3.8xlarge": 12.24,
+    "p3.16xlarge": 24.48,
+    "p4d.24xlarge": 32.7726,
+    "p4de.24xlarge": 40.9657,
+    "p5.48xlarge": 98.32,
+    "trn1.32xlarge": 21.50,
+    "inf2.48xlarge": 12.98,
+    "ml.p4d.24xlarge": 37.688,
+    "ml.g5.xlarge": 1.408,
+    "ml.m5.xlarge": 0.23,
+    "ml.t3.medium": 0.05,
+    # Google Cloud
+    "e2-micro": 0.0084,
+    "e2-small": 0.0168,
+    "e2-medium": 0.0335,
+    "e2-standard-4": 0.134,
+    "n2-standard-8": 0.3885,
+    "n2-standard-32": 1.554,
+    "n2-highcpu-96": 3.4412,
+    "n1-standard-8": 0.38,
+    "a2-highgpu-1g": 3.6734,
+    "a2-highgpu-8g": 29.3872,
+    "a3-highgpu-8g": 88.2537,
+    "g2-standard-4": 0.7069,
+    # Azure
+    "standard_b2s": 0.0416,
+    "standard_d4s_v5": 0.192,
+    "standard_d64s_v5": 3.072,
+    "standard_nc24ads_a100_v4": 3.673,
+    "standard_nd96asr_v4": 27.197,
+    "standard_nc6s_v3": 3.06,
+    # Other providers
+    "s-2vcpu-4gb": 0.03571,
+    "s-8vcpu-16gb": 0.14286,
+    "gpu-h100x1-80gb": 3.39,
+    "gpu-h100x8-640gb": 23.92,
+    "cpx41": 0.0472,
+    "cpx51": 0.0928,
+    "gpu_1x_a100": 1.29,
+    "gpu_8x_a100": 10.32,
+    "gpu_8x_h100_sxm5": 23.92,
+    "bm.gpu.h100.8": 80.0,
+    "vm.standard.e4.flex": 0.05,
+}
+
+INSTANCE_GPUS: dict[str, int] = {
+    "g4dn.xlarge": 1,
+    "g4dn.12xlarge": 4,
+    "g5.xlarge": 1,
+    "g5.12xlarge": 4,
+    "g5.48xlarge": 8,
+    "g6.xlarge": 1,
+    "p3.2xlarge": 1,
+    "p3.8xlarge": 4,
+    "p3.16xlarge": 8,
+    "p4d.24xlarge": 8,
+    "p4de.24xlarge": 8,
+    "p5.48xlarge": 8,
+    "trn1.32xlarge": 16,
+    "inf2.48xlarge": 12,
+    "ml.p4d.24xlarge": 8,
+    "ml.g5.xlarge": 1,
+    "a2-highgpu-1g": 1,
+    "a2-highgpu-8g": 8,
+    "a3-highgpu-8g": 8,
+    "g2-standard-4": 1,
+    "standard_nc24ads_a100_v4": 1,
+    "standard_nd96asr_v4": 8,
+    "standard_nc6s_v3": 1,
+    "gpu-h100x1-80gb": 1,
+    "gpu-h100x8-640gb": 8,
+    "gpu_1x_a100": 1,
+    "gpu_8x_a100": 8,
+    "gpu_8x_h100_sxm5": 8,
+    "bm.gpu.h100.8": 8,
+}
+
+# Per GPU per hour, by model, for requests that name GPUs rather than instance types
+# (sbatch --gres=gpu:a100:4, nvidia.com/gpu limits, --accelerator, gpu_type arguments).
+GPU_PRICES: dict[str, float] = {
+    "h200": 4.5,
+    "h100": 4.0,
+    "a100": 3.0,
+    "l40s": 1.9,
+    "a10g": 1.0,
+    "l4": 0.8,
+    "v100": 2.5,
+    "t4": 0.35,
+    "mi300x": 4.0,
+    "rtx4090": 0.7,
+    "a6000": 0.8,
+}
