@@ -1,0 +1,1 @@
+"""The HTTP decision API (``corral serve``): the engine behind versioned JSON endpoints."""

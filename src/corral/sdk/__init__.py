@@ -1,0 +1,1 @@
+"""The Python SDK: guard tool functions and subprocesses in-process."""
