@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import stat
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
-from typing import IO
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import click
 
 from corral.engine.guard import Guard
 from corral.model.decisions import Decision
 from corral.sinks import DecisionLog
+from corral.util.statedir import STATE_DIR_ENV
+
+if TYPE_CHECKING:
+    from corral.sessions import SessionTracker
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -93,3 +103,76 @@ def _decode(raw: bytes) -> object:
         return f"not valid JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
         return "not valid JSON: nested too deeply"
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    state_dir: Path | None
+    enabled: bool
+    replay_time: bool
+
+
+def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``--state-dir``, ``--no-sessions`` and ``--replay-time``, passed on as ``sessions``."""
+
+    @click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="Where session state, stored decisions and alerts live "
+        f"(default: ${STATE_DIR_ENV} or Corral's state directory).",
+    )
+    @click.option(
+        "--no-sessions",
+        is_flag=True,
+        help="Judge every action on its own, even when it carries 'session'.",
+    )
+    @click.option(
+        "--replay-time",
+        is_flag=True,
+        help="Use each action's 'ts' as the session clock (for replaying recorded sessions; "
+        "agents control 'ts', so never for live use).",
+    )
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, state_dir: Path | None, no_sessions: bool, replay_time: bool, **kwargs: Any
+    ) -> Any:
+        options = SessionOptions(state_dir, not no_sessions, replay_time)
+        return command(*args, sessions=options, **kwargs)
+
+    return wrapper
+
+
+def session_tracker(options: SessionOptions) -> SessionTracker | None:
+    """A tracker whose store opens on the first action with ``session`` (None when disabled)."""
+    if not options.enabled:
+        return None
+    # Imported here: runs without sessions should not pay for loading the session layer.
+    from corral.sessions import SessionTracker  # noqa: PLC0415 - lazy
+    from corral.store import SQLiteStore  # noqa: PLC0415 - lazy
+
+    state_dir = options.state_dir
+
+    def open_store() -> SQLiteStore:
+        return SQLiteStore.in_state_dir(state_dir)
+
+    # Alerts for the stdout sink go to stderr: stdout carries the decisions.
+    return SessionTracker(open_store, action_time=options.replay_time, alert_stream=sys.stderr)
+
+
+def close_tracker(tracker: SessionTracker | None) -> None:
+    """Close the store and the alert sinks; report alerts a sink had to drop."""
+    if tracker is None:
+        return
+    tracker.close()
+    if tracker.alerts is not None and tracker.alerts.dropped():
+        for name, stats in tracker.alerts.stats().items():
+            if stats["dropped"]:
+                click.echo(
+                    f"corral: alert sink {name} dropped {stats['dropped']} alert(s) "
+                    f"({stats['errors']} delivery errors)",
+                    err=True,
+                )

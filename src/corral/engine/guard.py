@@ -11,6 +11,7 @@ from corral.analysis.analyze import DEFAULT_LIMITS, analyze
 from corral.analysis.facts import Analysis
 from corral.analysis.shell import ShellLimits
 from corral.engine.decide import Judgement, judge
+from corral.engine.hooks import SessionHook, Step
 from corral.model.actions import ACTION_TYPES, Action, ActionError, parse_action
 from corral.model.decisions import Decision, Severity
 from corral.policy.loader import Policy, load_policy
@@ -45,6 +46,7 @@ class Guard:
         workspace: list[str] | None = None,
         rules: RuleSet | None = None,
         limits: ShellLimits = DEFAULT_LIMITS,
+        sessions: SessionHook | None = None,
     ):
         self.rules = rules or builtin_rules()
         self.policy = (
@@ -53,11 +55,37 @@ class Guard:
             else load_policy(policy, workspace=workspace, rules=self.rules)
         )
         self.limits = limits
+        # Optional: judges actions that carry ``session`` with their history (corral.sessions).
+        self.sessions = sessions
 
     def decide(self, action: Any, *, line: int | None = None) -> Decision:
         return self.explain(action, line=line).decision
 
     def explain(self, action: Any, *, line: int | None = None) -> Explanation:
+        explanation = self._explain(action, line)
+        parsed = explanation.action
+        if self.sessions is None or parsed is None or parsed.session is None:
+            return explanation
+        explanation.decision = self._session_review(self.sessions, explanation, parsed, line)
+        return explanation
+
+    def _session_review(
+        self, hook: SessionHook, explanation: Explanation, parsed: Action, line: int | None
+    ) -> Decision:
+        step = Step(parsed, explanation.analysis, explanation.decision, self.rules, self.policy)
+        try:
+            return hook.review(step)
+        except Exception as exc:  # the session layer failing must never let an action through
+            decision = self._error(
+                parsed.id,
+                f"session state unavailable: {type(exc).__name__}: {exc}",
+                line,
+                "internal error",
+            )
+            decision.session = parsed.session
+            return decision
+
+    def _explain(self, action: Any, line: int | None) -> Explanation:
         action_id = action.get("id") if isinstance(action, dict) else getattr(action, "id", None)
         try:
             parsed = action if isinstance(action, ACTION_TYPES) else parse_action(action)

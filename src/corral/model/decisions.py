@@ -60,6 +60,9 @@ class Decision:
     mode: str = "enforce"
     would_decide: Verdict | None = None
     session: str | None = None
+    # What the session layer concluded (stage, risk, chain, off_task, quarantined, alert), present
+    # only for actions judged with their session's history.
+    session_state: dict[str, Any] | None = None
 
     @property
     def allowed(self) -> bool:
@@ -84,4 +87,6 @@ class Decision:
             out["would_decide"] = self.would_decide
         if self.session is not None:
             out["session"] = self.session
+        if self.session_state is not None:
+            out["session_state"] = self.session_state
         return out
