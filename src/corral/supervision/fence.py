@@ -1,0 +1,353 @@
+"""The fence around one agent: cgroup, namespaces, filesystem view, capabilities, seccomp.
+
+:class:`Fence` prepares every part in the supervisor (cgroup, seccomp program, the list of paths
+to hide), then starts the stage-2 launcher (:mod:`corral.supervision.stage2`) which applies the
+rest inside the new namespaces. Any part that cannot be set up stops the start with a
+:class:`FenceError` naming what is missing and how to fix it, unless the person running Corral
+passed ``--degraded=<part>`` for exactly that part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corral.supervision import stage2
+from corral.supervision.cgroups import AgentCgroup, CgroupError, Limits, detect_layout
+from corral.supervision.seccomp import SeccompUnavailable, compile_filter
+from corral.util.statedir import default_state_dir
+
+# Parts that --degraded may switch off, each with what is lost without it.
+PARTS: dict[str, str] = {
+    "cgroup": "no CPU/memory/process limits, no freeze, kill walks the process tree",
+    "pid": "the agent sees the host's processes; daemons are caught only by the cgroup",
+    "mount": "the agent sees and may write the whole filesystem, secrets included",
+    "net": "the agent shares the host's network",
+    "seccomp": "ptrace, mount, bpf, module loading and keyrings stay available",
+}
+
+# Paths under every home directory that hold credentials.
+SECRET_HOME_PATHS = (
+    ".aws",
+    ".ssh",
+    ".config/gcloud",
+    ".kube",
+    ".docker",
+    ".azure",
+    ".gnupg",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".config/gh",
+    ".config/corral",
+    ".corral",
+    ".local/state/corral",
+)
+SECRET_SYSTEM_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/corral", "/var/lib/corral")
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+
+# Environment variables that carry credentials, removed before the agent starts.
+SECRET_ENV_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_", "CORRAL_")
+SECRET_ENV_NAMES = frozenset({"SSH_AUTH_SOCK", "KUBECONFIG", "DOCKER_AUTH_CONFIG", "GH_TOKEN"})
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    part: str
+    what: str
+    fix: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.part}: {self.what}\n    fix: {self.fix}\n    or accept: --degraded={self.part}"
+        )
+
+
+class FenceError(Exception):
+    """The fence could not be set up; nothing was started."""
+
+    def __init__(self, missing: list[Missing]) -> None:
+        super().__init__("; ".join(f"{m.part}: {m.what}" for m in missing))
+        self.missing = missing
+
+    def describe(self) -> str:
+        lines = ["corral: refusing to start the agent unfenced; missing:"]
+        lines += ["  " + m.describe() for m in self.missing]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    source: str
+    target: str
+    writable: bool = False
+
+
+@dataclass(slots=True)
+class SandboxAdditions:
+    """What another component adds to the agent's sandbox (the egress proxy, for one)."""
+
+    binds: list[Bind] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    # Called with the pid of the fence's init once it runs: /proc/<pid>/ns/net is the agent's
+    # network namespace, where a proxy can place its listener or a veth end.
+    on_started: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FenceContext:
+    workspace: tuple[str, ...]
+    run_id: str
+
+
+SandboxExtension = Callable[[FenceContext], SandboxAdditions]
+# Explicit registry: a component registers its extension by name (no import magic).
+EXTENSIONS: dict[str, SandboxExtension] = {}
+
+
+def register_extension(name: str, extension: SandboxExtension) -> None:
+    EXTENSIONS[name] = extension
+
+
+@dataclass(slots=True)
+class FenceOptions:
+    workspace: tuple[str, ...]
+    limits: Limits
+    degraded: frozenset[str] = frozenset()
+    homes: tuple[str, ...] = ()  # extra home directories whose secrets are hidden
+    hide: tuple[str, ...] = ()  # extra paths to hide (policy file, protected paths)
+    pass_env: frozenset[str] = frozenset()
+    env: dict[str, str] | None = None  # base environment (default: os.environ)
+    cwd: str | None = None
+    binds: tuple[Bind, ...] = ()  # extra paths shown to the agent (read-only unless writable)
+
+
+@dataclass(slots=True)
+class Started:
+    process: subprocess.Popen[bytes]
+    init_pid: int
+
+
+class Fence:
+    """Prepare with :meth:`prepare` (may raise FenceError), then :meth:`launch` once."""
+
+    def __init__(self, options: FenceOptions) -> None:
+        self.options = options
+        self.run_id = uuid.uuid4().hex[:12]
+        self.cgroup: AgentCgroup | None = None
+        self.seccomp: bytes | None = None
+        self.additions = SandboxAdditions()
+        self.layout_text = ""
+
+    @property
+    def active(self) -> frozenset[str]:
+        return frozenset(PARTS) - self.options.degraded
+
+    def prepare(self) -> None:
+        missing: list[Missing] = []
+        if "cgroup" in self.active:
+            missing += self._prepare_cgroup()
+        if "seccomp" in self.active:
+            try:
+                self.seccomp = compile_filter()
+            except SeccompUnavailable as exc:
+                missing.append(
+                    Missing("seccomp", str(exc), "install libseccomp (apt-get install libseccomp2)")
+                )
+        if os.geteuid() != 0 and self.active & {"pid", "mount", "net"}:
+            missing += _userns_problems()
+        if missing:
+            self.close()
+            raise FenceError(missing)
+        context = FenceContext(self.options.workspace, self.run_id)
+        for extension in EXTENSIONS.values():
+            extra = extension(context)
+            self.additions.binds += extra.binds
+            self.additions.env.update(extra.env)
+            if extra.on_started is not None:
+                self.additions.on_started = _chain(self.additions.on_started, extra.on_started)
+
+    def _prepare_cgroup(self) -> list[Missing]:
+        try:
+            layout = detect_layout()
+            self.layout_text = layout.describe()
+            self.cgroup = AgentCgroup.create(layout, f"corral-{self.run_id}", self.options.limits)
+        except CgroupError as exc:
+            return [Missing("cgroup", str(exc), exc.fix or "run corral as root")]
+        return []
+
+    def spec(self, argv: list[str]) -> dict[str, object]:
+        active = self.active
+        uses_userns = os.geteuid() != 0 and bool(active & {"pid", "mount", "net"})
+        cwd = self.options.cwd or (self.options.workspace[0] if self.options.workspace else "/")
+        return {
+            "supervisor_pid": os.getpid(),
+            "cgroup_procs": self.cgroup.procs_files() if self.cgroup else [],
+            "namespaces": {
+                "mount": "mount" in active,
+                "pid": "pid" in active,
+                "net": "net" in active,
+                "ipc": "pid" in active,
+                "uts": "pid" in active,
+                "user": uses_userns,
+            },
+            "uid": os.getuid(),
+            "gid": os.getgid(),
+            "hostname": "corral-agent",
+            "fs": {
+                "enabled": "mount" in active,
+                "stage": "/tmp",
+                "writable": list(self.options.workspace),
+                "tmpfs": list(SCRATCH),
+                "binds": [
+                    {"src": b.source, "dst": b.target, "rw": b.writable}
+                    for b in [*self.options.binds, *self.additions.binds]
+                ],
+                "hide": self.hidden_paths(),
+            },
+            "drop_caps": True,
+            "seccomp_bpf": self.seccomp.hex() if self.seccomp else None,
+            "argv": argv,
+            "env": self.agent_env(),
+            "cwd": cwd,
+        }
+
+    def hidden_paths(self) -> list[str]:
+        homes = {str(Path.home()), *self.options.homes}
+        sudo_user = os.environ.get("SUDO_USER")
+        if sudo_user:
+            with contextlib.suppress(KeyError):
+                homes.add(pwd.getpwnam(sudo_user).pw_dir)
+        paths = [os.path.join(home, rel) for home in sorted(homes) for rel in SECRET_HOME_PATHS]
+        paths += [*SECRET_SYSTEM_PATHS, str(default_state_dir())]
+        for entry in self.options.hide:
+            if entry.startswith("~/"):
+                paths += [os.path.join(home, entry[2:]) for home in sorted(homes)]
+            elif entry.startswith("/"):
+                paths.append(entry)
+        paths += [str(p) for p in Path("/etc/ssh").glob("ssh_host_*_key")]
+        return [p for p in dict.fromkeys(paths) if os.path.lexists(p) and p != "/"]
+
+    def agent_env(self) -> dict[str, str]:
+        base = dict(self.options.env if self.options.env is not None else os.environ)
+        env = {
+            key: value
+            for key, value in base.items()
+            if key in self.options.pass_env
+            or not (key.startswith(SECRET_ENV_PREFIXES) or key in SECRET_ENV_NAMES)
+        }
+        env.update(self.additions.env)
+        env["CORRAL_SUPERVISED"] = self.run_id
+        return env
+
+    def launch(self, argv: list[str]) -> Started:
+        """Start stage 2 and wait until the agent's init is running (or the start failed)."""
+        spec_read, spec_write = os.pipe()
+        status_read, status_write = os.pipe()
+        payload = json.dumps(self.spec(argv)).encode()
+        command = [sys.executable, "-I", "-S", stage2.__file__, str(spec_read), str(status_write)]
+        try:
+            process = subprocess.Popen(command, pass_fds=(spec_read, status_write))
+        finally:
+            os.close(spec_read)
+            os.close(status_write)
+        with os.fdopen(spec_write, "wb") as handle:
+            handle.write(payload)
+        init_pid, error = _read_status(status_read)
+        if error is not None or init_pid is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait()
+            raise FenceError([_diagnose(error or "the launcher exited without a word")])
+        if self.additions.on_started is not None:
+            self.additions.on_started(init_pid)
+        return Started(process, init_pid)
+
+    def close(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+
+
+def _read_status(fd: int) -> tuple[int | None, str | None]:
+    init_pid: int | None = None
+    with os.fdopen(fd, "rb") as handle:
+        for raw in handle:
+            line = raw.decode(errors="replace").strip()
+            if line.startswith("init "):
+                init_pid = int(line.split()[1])
+            elif line.startswith("error "):
+                return init_pid, line[6:]
+            elif line == "ready":
+                return init_pid, None
+    return init_pid, None if init_pid is not None else "the launcher exited before the agent"
+
+
+def _diagnose(error: str) -> Missing:
+    text = error.lower()
+    if "unshare" in text:
+        return Missing("pid", f"cannot create namespaces ({error})", _USERNS_FIX)
+    if "seccomp" in text:
+        return Missing("seccomp", error, "use a kernel built with CONFIG_SECCOMP_FILTER")
+    if "mount" in text or "pivot_root" in text or "bind" in text:
+        return Missing("mount", f"cannot build the filesystem view ({error})", _USERNS_FIX)
+    if "cgroup" in text:
+        return Missing("cgroup", error, "run corral as root or in a delegated cgroup")
+    return Missing("launch", error, "see the message above; the agent was not started")
+
+
+_USERNS_FIX = (
+    "run corral as root, or enable unprivileged user namespaces "
+    "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also "
+    "sysctl kernel.apparmor_restrict_unprivileged_userns=0)"
+)
+
+
+def _userns_problems() -> list[Missing]:
+    checks = {
+        "/proc/sys/user/max_user_namespaces": "0",
+        "/proc/sys/kernel/unprivileged_userns_clone": "0",
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1",
+    }
+    for path, bad in checks.items():
+        with contextlib.suppress(OSError):
+            if Path(path).read_text().strip() == bad:
+                return [
+                    Missing("pid", f"user namespaces are disabled ({path} = {bad})", _USERNS_FIX)
+                ]
+    return []
+
+
+def _chain(
+    first: Callable[[int], None] | None, second: Callable[[int], None]
+) -> Callable[[int], None]:
+    def both(pid: int) -> None:
+        if first is not None:
+            first(pid)
+        second(pid)
+
+    return both
+
+
+__all__ = [
+    "EXTENSIONS",
+    "PARTS",
+    "Bind",
+    "Fence",
+    "FenceContext",
+    "FenceError",
+    "FenceOptions",
+    "Missing",
+    "SandboxAdditions",
+    "Started",
+    "register_extension",
+    "stage2",
+]

@@ -1,0 +1,510 @@
+"""The supervisor: start an agent in its fence, judge what its processes do, respond.
+
+Threads: the exec watcher judges every exec of the agent with the engine (``corral.Guard``) and
+stops a denied process at once; the sampler takes a snapshot every ``interval_s``, judges new
+connections, runs the behaviour detectors and climbs the response ladder; a sink thread hands
+every event to the listeners (decision log, store, timeline) so that writing never slows a kill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import dataclasses
+import functools
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from corral.engine.guard import Guard, new_decision_id
+from corral.model.decisions import Decision, RuleRef, Severity
+from corral.supervision import procfs
+from corral.supervision.config import STEP_ORDER, SupervisionSpec
+from corral.supervision.detectors import Detector, Finding, default_detectors
+from corral.supervision.events import Event
+from corral.supervision.execwatch import ProcEvent, Watcher, open_watcher
+from corral.supervision.fence import Fence, FenceOptions, Started
+from corral.supervision.gpu import GpuProvider
+from corral.supervision.observe import Observer, Snapshot
+
+PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNET = 0x40000000
+DECISION_CACHE = 4096
+T = TypeVar("T")
+Listener = Callable[[Event], None]
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+DENIED_EXECS_RULE = RuleRef("CR-SUP-011", "Too many denied executions", ("T1059",))
+
+
+@dataclass(slots=True)
+class Outcome:
+    exit_code: int
+    killed_by: str | None  # the reason Corral killed the whole agent, if it did
+    events: list[Event] = field(default_factory=list)
+    started: float = 0.0
+    ended: float = 0.0
+
+
+class Supervisor:
+    """Run one agent command under supervision. ``start`` then ``wait``; ``stop`` any time."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        spec: SupervisionSpec,
+        fence_options: FenceOptions,
+        *,
+        gpu: GpuProvider | None = None,
+        detectors: dict[str, Detector] | None = None,
+        listeners: list[Listener] | None = None,
+    ) -> None:
+        self.guard = guard
+        self.spec = spec
+        self.fence = Fence(fence_options)
+        self.observer = Observer(gpu)
+        self.detectors = detectors if detectors is not None else default_detectors()
+        self.listeners = list(listeners or [])
+        self.events: list[Event] = []
+        self.watcher: Watcher | None = None
+        self.watcher_note: str | None = None
+        self.started: Started | None = None
+        self._own: set[int] = {os.getpid()}
+        self._cache: OrderedDict[tuple[tuple[str, ...], str | None], Decision] = OrderedDict()
+        self._judged_conns: set[tuple[int, str, int]] = set()
+        self._ladder: dict[str, tuple[int, float]] = {}
+        self._level = -1  # highest ladder step taken for the whole agent
+        self._frozen_at: float | None = None
+        self._frozen_for: tuple[RuleRef, Severity, str] | None = None
+        self._denied_execs = 0
+        self._killed_by: str | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._sink: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._t0 = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, argv: list[str]) -> None:
+        """Set up the fence and start ``argv`` in it; raises FenceError and starts nothing."""
+        self._t0 = time.monotonic()
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self.fence.prepare()
+        self._start_thread(self._drain, "corral-sink")
+        self.watcher, self.watcher_note = open_watcher(self.agent_pids)
+        self.watcher.start(self._on_proc_event)  # before launch: the first exec is seen too
+        try:
+            self.started = self.fence.launch(argv)
+        except BaseException:
+            self._shutdown_threads()
+            self.fence.close()
+            raise
+        self._own |= {self.started.process.pid, self.started.init_pid}
+        self._emit(Event("fence", self._fence_summary(argv)))
+        self._start_thread(self._sample_loop, "corral-sample")
+
+    def wait(self) -> Outcome:
+        assert self.started is not None, "start() first"
+        try:
+            code = self.started.process.wait()
+        except KeyboardInterrupt:
+            self.kill_agent("interrupted (Ctrl-C)")
+            code = self.started.process.wait()
+        return self._finish(code)
+
+    def stop(self, reason: str = "stopped by the supervisor's owner") -> None:
+        if self.started is not None and self.started.process.poll() is None:
+            self.kill_agent(reason)
+
+    def _finish(self, code: int) -> Outcome:
+        self._done.set()
+        if self.fence.cgroup is not None:
+            self.fence.cgroup.destroy()  # whatever is left of the agent goes with it
+        else:
+            self._kill_tree(self.started.process.pid if self.started else 0)
+        self._reap_orphans()
+        exit_code = 128 + -code if code < 0 else code
+        if self._killed_by is not None:
+            exit_code = 128 + signal.SIGKILL
+        ended = time.monotonic()
+        self._emit(Event("exit", f"agent ended with status {exit_code}"))
+        self._shutdown_threads()
+        return Outcome(exit_code, self._killed_by, list(self.events), self._t0, ended)
+
+    def _shutdown_threads(self) -> None:
+        self._done.set()
+        if self.watcher is not None:
+            self.watcher.stop()
+        self._sink.put(None)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+
+    def _start_thread(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _fence_summary(self, argv: list[str]) -> str:
+        active = sorted(self.fence.active)
+        parts = [f"fence up: {', '.join(active) or 'nothing'}"]
+        if self.fence.options.degraded:
+            parts.append(f"DEGRADED without {', '.join(sorted(self.fence.options.degraded))}")
+        parts.append(f"exec events via {self.watcher.name if self.watcher else '-'}")
+        if self.watcher_note:
+            parts.append(f"({self.watcher_note})")
+        if self.fence.layout_text:
+            parts.append(self.fence.layout_text)
+        return "; ".join(parts) + f"; running {' '.join(argv)[:200]}"
+
+    # -- membership and responses ---------------------------------------------------------------
+
+    def agent_pids(self) -> list[int]:
+        if self.fence.cgroup is not None:
+            return self.fence.cgroup.pids()
+        if self.started is None:
+            return []
+        root = self.started.process.pid
+        return [root, *procfs.descendants(root)]
+
+    def _member(self, pid: int) -> bool:
+        if self.fence.cgroup is not None:
+            return procfs.in_cgroup(pid, self.fence.cgroup.marker())
+        root = self.started.process.pid if self.started else -1
+        current: int | None = pid
+        for _ in range(64):
+            if current is None or current <= 1:
+                return False
+            if current == root:
+                return True
+            current = procfs.ppid(current)
+        return False
+
+    def kill_agent(self, reason: str) -> None:
+        """Kill the whole agent (every process of its cgroup)."""
+        with self._lock:
+            if self._killed_by is None:
+                self._killed_by = reason
+        if self.fence.cgroup is not None:
+            self.fence.cgroup.kill()
+        elif self.started is not None:
+            self._kill_tree(self.started.process.pid)
+
+    def _kill_tree(self, pid: int) -> None:
+        if pid <= 0:
+            return
+        tree = procfs.descendants(pid)
+        for target in [pid, *tree]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(target, signal.SIGKILL)
+
+    def _reap_orphans(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+
+    # -- exec judgement -------------------------------------------------------------------------
+
+    def _on_proc_event(self, event: ProcEvent) -> None:
+        if event.kind != "exec" or event.pid in self._own or self._done.is_set():
+            return
+        if not self._member(event.pid):
+            return
+        argv = procfs.cmdline(event.pid)
+        if argv is None:
+            return
+        self.observer.forget_static(event.pid)
+        cwd = procfs.readlink(f"/proc/{event.pid}/cwd")
+        decision = self._judge_exec(argv, cwd)
+        action = {"kind": "exec", "argv": argv, **({"cwd": cwd} if cwd else {})}
+        if decision.decision == "deny":
+            self._kill_tree(event.pid)
+            latency = _since_kernel(event.mono_ns)
+            self._denied_execs += 1
+            self._emit(
+                Event(
+                    "exec",
+                    f"stopped {' '.join(argv)[:160]}",
+                    pid=event.pid,
+                    decision=decision,
+                    action=action,
+                    step="stop",
+                    latency_ms=latency,
+                    # stamped with the exec's own moment: the timeline orders by it
+                    wall=time.time() - latency / 1000 if latency is not None else time.time(),
+                )
+            )
+            limit = self.spec.ladder.denied_execs_kill_agent
+            if limit and self._denied_execs >= limit:
+                self._respond_agent(
+                    "kill",
+                    DENIED_EXECS_RULE,
+                    Severity.high,
+                    f"{self._denied_execs} executions were denied",
+                    snap=None,
+                )
+        else:
+            self._emit(
+                Event("exec", " ".join(argv)[:160], pid=event.pid, decision=decision, action=action)
+            )
+
+    def _judge_exec(self, argv: list[str], cwd: str | None) -> Decision:
+        key = (tuple(argv), cwd)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return dataclasses.replace(cached, decision_id=new_decision_id())
+        action: dict[str, Any] = {"kind": "exec", "argv": argv, "session": self.fence.run_id}
+        if cwd:
+            action["cwd"] = cwd
+        decision = self.guard.decide(action)
+        self._cache[key] = decision
+        if len(self._cache) > DECISION_CACHE:
+            self._cache.popitem(last=False)
+        return decision
+
+    # -- sampling, detectors, ladder ------------------------------------------------------------
+
+    def _sample_loop(self) -> None:
+        interval = self.spec.detectors.interval_s
+        while not self._done.wait(interval):
+            if self._killed_by is not None:
+                return
+            try:
+                self._sample_once()
+            except Exception as exc:  # fail closed: a blind supervisor kills rather than trusts
+                self._respond_agent(
+                    "kill",
+                    RuleRef("CR-SUP-012", "Supervisor error", ()),
+                    Severity.high,
+                    f"internal error while watching: {exc!r}",
+                    snap=None,
+                )
+                return
+
+    def _sample_once(self) -> None:
+        cgroup = self.fence.cgroup
+        pids = [p for p in self.agent_pids() if p not in self._own]
+        snap = self.observer.snapshot(pids, cgroup.pids_max_hits() if cgroup else 0)
+        self._judge_connections(snap)
+        findings = [
+            f
+            for detector in self.detectors.values()
+            for f in detector(snap, self.observer, self.spec)
+        ]
+        for finding in sorted(findings, key=lambda f: -f.severity):
+            self._climb(finding, snap)
+            if self._killed_by is not None:
+                return
+        frozen_for = self._frozen_for
+        if (
+            self._frozen_at is not None
+            and frozen_for is not None
+            and time.monotonic() - self._frozen_at >= self.spec.ladder.step_after_s
+        ):
+            rule, severity, reason = frozen_for
+            self._respond_agent(
+                "kill", rule, severity, f"{reason} (frozen, not released)", snap=snap
+            )
+
+    def _judge_connections(self, snap: Snapshot) -> None:
+        for pid in snap.procs:
+            for conn in snap.outbound(pid):
+                key = (pid, conn.remote[0], conn.remote[1])
+                if key in self._judged_conns:
+                    continue
+                self._judged_conns.add(key)
+                action = {
+                    "kind": "net",
+                    "host": conn.remote[0],
+                    "port": conn.remote[1],
+                    "session": self.fence.run_id,
+                }
+                decision = self.guard.decide(action)
+                stop = decision.decision == "deny"
+                if stop:
+                    self._kill_tree(pid)
+                self._emit(
+                    Event(
+                        "net",
+                        f"{'stopped ' if stop else ''}connection to "
+                        f"{conn.remote[0]}:{conn.remote[1]}",
+                        pid=pid,
+                        decision=decision,
+                        action=action,
+                        step="stop" if stop else None,
+                    )
+                )
+
+    def _climb(self, finding: Finding, snap: Snapshot) -> None:
+        steps = self.spec.ladder.steps(finding.severity.name)
+        if not steps:
+            return
+        now = time.monotonic()
+        state = self._ladder.get(finding.key)
+        if state is None:
+            index = 0
+        elif now - state[1] >= self.spec.ladder.step_after_s and state[0] + 1 < len(steps):
+            index = state[0] + 1
+        else:
+            return
+        self._ladder[finding.key] = (index, now)
+        step = steps[index]
+        if step != "alert" and STEP_ORDER[step] <= self._level:
+            return  # the whole agent is already there
+        self._respond_agent(
+            step, finding.rule, finding.severity, finding.reason, snap=snap, finding=finding
+        )
+
+    def _respond_agent(
+        self,
+        step: str,
+        rule: RuleRef,
+        severity: Severity,
+        reason: str,
+        *,
+        snap: Snapshot | None,
+        finding: Finding | None = None,
+    ) -> None:
+        cgroup = self.fence.cgroup
+        age_ms = self._behaviour_age(finding)  # before a kill takes the processes away
+        if step == "throttle" and cgroup is not None:
+            cgroup.set_cpu(self.spec.ladder.throttle_cores)
+        elif step == "freeze":
+            if cgroup is not None:
+                cgroup.freeze()
+            self._frozen_at = time.monotonic()
+            self._frozen_for = (rule, severity, reason)
+        elif step == "kill":
+            self.kill_agent(f"{rule.id} {reason}")
+        if step != "alert":
+            self._level = max(self._level, STEP_ORDER[step])
+        decision = Decision(
+            decision="allow" if step == "alert" else "deny",
+            severity=severity,
+            reason=f"{rule.id} {reason}; response: {step}",
+            policy=self.guard.policy.name,
+            decision_id=new_decision_id(),
+            rules=[rule],
+            session=self.fence.run_id,
+        )
+        self._emit(
+            Event(
+                "response",
+                f"{step}: {reason}",
+                decision=decision,
+                step=step,
+                evidence=self._evidence(snap, finding),
+                latency_ms=age_ms,
+            )
+        )
+
+    def _evidence(self, snap: Snapshot | None, finding: Finding | None) -> dict[str, Any]:
+        if snap is None:
+            return {}
+        out: dict[str, Any] = {
+            "tree": snap.evidence_tree(),
+            "connections": snap.evidence_connections(),
+        }
+        if finding is not None:
+            out["finding"] = {
+                "rule": finding.rule.id,
+                "pids": list(finding.pids),
+                **finding.details,
+            }
+            out["samples"] = {str(p): self.observer.samples(p) for p in finding.pids[:4]}
+        return out
+
+    def _behaviour_age(self, finding: Finding | None) -> float | None:
+        """Milliseconds since the oldest implicated process started."""
+        if finding is None:
+            return None
+        starts = []
+        for pid in finding.pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                starts.append(_start_time(pid))
+        return (time.time() - min(starts)) * 1000 if starts else None
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self.events.append(event)
+        self._sink.put(event)
+
+    def _drain(self) -> None:
+        while (event := self._sink.get()) is not None:
+            for listener in self.listeners:
+                listener(event)
+
+    # -- the agent's network namespace (the demo's test servers, the egress proxy) --------------
+
+    def in_agent_netns(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on a thread inside the agent's network namespace; sockets it creates stay
+        there (usable from any thread)."""
+        if self.started is None:
+            raise RuntimeError("the agent is not running")
+        path = f"/proc/{self.started.init_pid}/ns/net"
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    if _libc.setns(fd, CLONE_NEWNET) != 0:
+                        raise OSError(ctypes.get_errno(), "setns into the agent's network")
+                finally:
+                    os.close(fd)
+                box["value"] = fn()
+            except BaseException as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name="corral-netns")
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
+
+    def listen_in_agent_netns(self, port: int = 0) -> socket.socket:
+        """A TCP listener on 127.0.0.1 inside the agent's network namespace."""
+
+        def make() -> socket.socket:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(16)
+            return sock
+
+        return self.in_agent_netns(make)
+
+
+def _since_kernel(mono_ns: int) -> float | None:
+    if not mono_ns:
+        return None
+    return (time.monotonic_ns() - mono_ns) / 1e6
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@functools.cache
+def _boot_time() -> float:
+    with open("/proc/stat") as handle:
+        return next(float(line.split()[1]) for line in handle if line.startswith("btime"))
+
+
+def _start_time(pid: int) -> float:
+    """Wall-clock start of ``pid`` from /proc (psutil's create_time without the import cost)."""
+    text = procfs.read_text(f"/proc/{pid}/stat") or ""
+    fields = text[text.rfind(")") + 2 :].split()
+    return _boot_time() + int(fields[19]) / _CLK_TCK
