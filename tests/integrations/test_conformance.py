@@ -93,7 +93,9 @@ def as_claude_payload(action: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "file" and "cwd" not in action:
         cwd = None
     return {
-        "session_id": "conformance",
+        # One session per action: the reference verdicts are stateless, and a shared session
+        # would (rightly) escalate after the first few attacks.
+        "session_id": f"conformance-{action['id']}",
         "cwd": cwd,
         "hook_event_name": "PreToolUse",
         "tool_name": tool[0],

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +21,7 @@ from corral.sinks import DecisionLog
 from corral.util.statedir import STATE_DIR_ENV
 
 if TYPE_CHECKING:
-    from corral.sessions import SessionTracker
+    pass
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -144,35 +143,3 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, sessions=options, **kwargs)
 
     return wrapper
-
-
-def session_tracker(options: SessionOptions) -> SessionTracker | None:
-    """A tracker whose store opens on the first action with ``session`` (None when disabled)."""
-    if not options.enabled:
-        return None
-    # Imported here: runs without sessions should not pay for loading the session layer.
-    from corral.sessions import SessionTracker  # noqa: PLC0415 - lazy
-    from corral.store import SQLiteStore  # noqa: PLC0415 - lazy
-
-    state_dir = options.state_dir
-
-    def open_store() -> SQLiteStore:
-        return SQLiteStore.in_state_dir(state_dir)
-
-    # Alerts for the stdout sink go to stderr: stdout carries the decisions.
-    return SessionTracker(open_store, action_time=options.replay_time, alert_stream=sys.stderr)
-
-
-def close_tracker(tracker: SessionTracker | None) -> None:
-    """Close the store and the alert sinks; report alerts a sink had to drop."""
-    if tracker is None:
-        return
-    tracker.close()
-    if tracker.alerts is not None and tracker.alerts.dropped():
-        for name, stats in tracker.alerts.stats().items():
-            if stats["dropped"]:
-                click.echo(
-                    f"corral: alert sink {name} dropped {stats['dropped']} alert(s) "
-                    f"({stats['errors']} delivery errors)",
-                    err=True,
-                )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from corral.analysis.analyze import DEFAULT_LIMITS, analyze
 from corral.analysis.facts import Analysis
 from corral.analysis.shell import ShellLimits
 from corral.engine.decide import Judgement, judge
-from corral.engine.hooks import SessionHook, Step
+from corral.engine.hooks import LedgerHook, SessionHook, Step
 from corral.model.actions import ACTION_TYPES, Action, ActionError, parse_action
 from corral.model.decisions import Decision, Severity
 from corral.policy.loader import Policy, load_policy
@@ -47,6 +48,7 @@ class Guard:
         rules: RuleSet | None = None,
         limits: ShellLimits = DEFAULT_LIMITS,
         sessions: SessionHook | None = None,
+        ledger: LedgerHook | None = None,
     ):
         self.rules = rules or builtin_rules()
         self.policy = (
@@ -57,6 +59,8 @@ class Guard:
         self.limits = limits
         # Optional: judges actions that carry ``session`` with their history (corral.sessions).
         self.sessions = sessions
+        # Optional: budgets, reservations and approvals (corral.ledger).
+        self.ledger = ledger
 
     def decide(self, action: Any, *, line: int | None = None) -> Decision:
         return self.explain(action, line=line).decision
@@ -64,21 +68,46 @@ class Guard:
     def explain(self, action: Any, *, line: int | None = None) -> Explanation:
         explanation = self._explain(action, line)
         parsed = explanation.action
-        if self.sessions is None or parsed is None or parsed.session is None:
+        if parsed is None or (self.sessions is None and self.ledger is None):
             return explanation
-        explanation.decision = self._session_review(self.sessions, explanation, parsed, line)
+        # The ledger reviews first (a budget refusal is part of what the session remembers);
+        # what it reserved is committed only if the final decision, after the session, allows.
+        if self.ledger is not None:
+            explanation.decision = self._guarded_review(
+                self.ledger.review, explanation, parsed, line, "budget ledger"
+            )
+        if self.sessions is not None and parsed.session is not None:
+            explanation.decision = self._guarded_review(
+                self.sessions.review, explanation, parsed, line, "session state"
+            )
+        if self.ledger is not None:
+            step = Step(parsed, explanation.analysis, explanation.decision, self.rules, self.policy)
+            try:
+                self.ledger.settle(step, explanation.decision)
+            except Exception as exc:  # a reservation that cannot be committed is not spent
+                explanation.decision = self._error(
+                    parsed.id,
+                    f"budget ledger unavailable: {type(exc).__name__}: {exc}",
+                    line,
+                    "internal error",
+                )
         return explanation
 
-    def _session_review(
-        self, hook: SessionHook, explanation: Explanation, parsed: Action, line: int | None
+    def _guarded_review(
+        self,
+        review: Callable[[Step], Decision],
+        explanation: Explanation,
+        parsed: Action,
+        line: int | None,
+        what: str,
     ) -> Decision:
         step = Step(parsed, explanation.analysis, explanation.decision, self.rules, self.policy)
         try:
-            return hook.review(step)
-        except Exception as exc:  # the session layer failing must never let an action through
+            return review(step)
+        except Exception as exc:  # a later layer failing must never let an action through
             decision = self._error(
                 parsed.id,
-                f"session state unavailable: {type(exc).__name__}: {exc}",
+                f"{what} unavailable: {type(exc).__name__}: {exc}",
                 line,
                 "internal error",
             )

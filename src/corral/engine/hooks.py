@@ -1,8 +1,10 @@
-"""The one place the engine lets a later layer take part in a decision: the session hook.
+"""The places the engine lets a later layer take part in a decision: sessions and the ledger.
 
-The engine must not import the session layer (it sits above), so it names only the shape of what
-it calls. ``Guard(policy, sessions=hook)`` hands every action that carries ``session`` to
-``hook.review`` after the stateless judgement; without a hook nothing changes.
+The engine must not import those layers (they sit above), so it names only the shape of what it
+calls. ``Guard(policy, sessions=hook)`` hands every action that carries ``session`` to
+``hook.review`` after the stateless judgement; ``Guard(policy, ledger=hook)`` hands every action
+to the budget ledger first (which may reserve its cost) and settles the reservation once the
+final decision is known. Without hooks nothing changes.
 """
 
 from __future__ import annotations
@@ -31,4 +33,14 @@ class Step:
 class SessionHook(Protocol):
     def review(self, step: Step) -> Decision:
         """The decision for ``step`` with its session's history taken into account."""
+        ...
+
+
+class LedgerHook(Protocol):
+    def review(self, step: Step) -> Decision:
+        """The decision for ``step`` once its cost meets the budgets (never looser)."""
+        ...
+
+    def settle(self, step: Step, final: Decision) -> None:
+        """Commit what ``review`` reserved when ``final`` allows the action, else release it."""
         ...
