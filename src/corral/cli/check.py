@@ -7,21 +7,22 @@ import io
 import json
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import click
 
+from corral.cli import log as log_cmd
+from corral.cli.common import EXIT_CANNOT_RUN, make_guard, policy_option, workspace_option
 from corral.engine.guard import Guard
+from corral.integrations.guard_factory import attach_state, close_state
 from corral.model.decisions import Decision
 from corral.sinks import DecisionLog
 from corral.util.statedir import STATE_DIR_ENV
-
-if TYPE_CHECKING:
-    pass
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -143,3 +144,46 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, sessions=options, **kwargs)
 
     return wrapper
+
+
+@click.command()
+@policy_option
+@workspace_option
+@log_cmd.log_options
+@session_options
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def check(
+    policy: str,
+    workspace: tuple[str, ...],
+    file: Path | None,
+    log: log_cmd.LogOptions | None,
+    sessions: SessionOptions,
+) -> None:
+    """Judge actions (JSON Lines, from FILE or stdin); write decisions as JSON Lines.
+
+    Actions that carry 'session' are judged with their session's history (kept in the state
+    directory). Exit status: 0 every line judged cleanly, 1 some line was malformed, 2 could not
+    run.
+    """
+    guard = attach_state(
+        make_guard(policy, workspace),
+        state_dir=sessions.state_dir,
+        sessions=sessions.enabled,
+        replay_time=sessions.replay_time,
+    )
+    source: IO[bytes]
+    if file is None or str(file) == "-":
+        source = sys.stdin.buffer
+    else:
+        try:
+            source = file.open("rb")
+        except OSError as exc:
+            click.echo(f"corral: cannot read {file}: {exc.strerror}", err=True)
+            sys.exit(EXIT_CANNOT_RUN)
+    try:
+        with source, log_cmd.opened_log(log) as decision_log:
+            status = check_stream(guard, source, sys.stdout, decision_log)
+    finally:
+        for message in close_state(guard):
+            click.echo(f"corral: {message}", err=True)
+    sys.exit(status)
