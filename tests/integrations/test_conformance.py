@@ -133,3 +133,48 @@ def test_claude_code_hook_agrees(reference: list[str], api_server: Server) -> No
         if got != reference[index]:
             mismatches.append((SAMPLE[index]["id"], reference[index], got))
     assert mismatches == []
+
+
+def as_mcp_call(action: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The call to the test MCP server's tools that performs ``action``, when one does exactly."""
+    kind = action["kind"]
+    if kind == "exec" and "command" in action and "env" not in action:
+        args = {"command": action["command"]}
+        if action.get("cwd"):
+            args["cwd"] = action["cwd"]
+        return "run_shell", args
+    if kind == "file" and "cwd" not in action and action["path"].startswith("/"):
+        if action["op"] == "read":
+            return "read_file", {"path": action["path"]}
+        if action["op"] == "write" and "mode" not in action:
+            return "write_file", {"path": action["path"], "content": action.get("content", "")}
+    if kind == "http" and action["method"] == "GET" and not action.get("headers"):
+        return "fetch", {"url": action["url"]}
+    return None
+
+
+MCP_CASES = [
+    (index, call)
+    for index, action in enumerate(SAMPLE)
+    if (call := as_mcp_call(action)) is not None
+]
+
+
+def test_mcp_gateway_agrees(reference: list[str], tmp_path: Path) -> None:
+    from test_mcp_gateway import text_of, with_client  # noqa: PLC0415 - needs the mcp package
+
+    assert {name for _, (name, _) in MCP_CASES} == {"run_shell", "read_file", "write_file", "fetch"}
+    assert len(MCP_CASES) > 100
+    assert {reference[index] for index, _ in MCP_CASES} >= {"allow", "deny"}
+
+    async def script(session: Any) -> list[Any]:
+        await session.list_tools()
+        return [await session.call_tool(name, args) for _, (name, args) in MCP_CASES]
+
+    results = with_client(tmp_path, script, "--session", "none")
+    mismatches = []
+    for (index, call), result in zip(MCP_CASES, results, strict=True):
+        blocked = bool(result.is_error) and text_of(result).startswith("Corral ")
+        if blocked is (reference[index] == "allow"):
+            mismatches.append((SAMPLE[index]["id"], reference[index], call[0]))
+    assert mismatches == []
