@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,17 @@ import pytest
 from integration_helpers import PAYLOADS, Server, corral_command, hook_command
 
 from corral.integrations.hooks import answer_pre
+
+
+def alone(payload: str) -> bytes:
+    """The recorded payload in a session of its own: the recordings share one session id, and
+    a shared session would (rightly) escalate after the first few attacks."""
+    data = json.loads((PAYLOADS / payload).read_bytes())
+    for key in ("session_id", "sessionId"):
+        if key in data:
+            data[key] = str(uuid.uuid4())
+    return json.dumps(data).encode()
+
 
 # payload file -> (agent, expected verdict as the agent will read it)
 CASES: dict[str, tuple[str, str]] = {
@@ -60,7 +72,7 @@ def verdict(agent: str, proc: subprocess.CompletedProcess[bytes]) -> str:
 @pytest.mark.parametrize("payload", sorted(CASES))
 def test_payloads_through_server(payload: str, api_server: Server) -> None:
     agent, expected = CASES[payload]
-    proc = run_hook([agent, "--server", api_server.url], (PAYLOADS / payload).read_bytes())
+    proc = run_hook([agent, "--server", api_server.url], alone(payload))
     assert verdict(agent, proc) == expected
     if expected == "deny" and proc.returncode == 0:
         answer = json.loads(proc.stdout)
@@ -73,7 +85,7 @@ def test_payloads_through_server(payload: str, api_server: Server) -> None:
 )
 def test_console_script_judges_in_process(payload: str) -> None:
     agent, expected = CASES[payload]
-    proc = run_hook(["hook", agent], (PAYLOADS / payload).read_bytes(), command=corral_command())
+    proc = run_hook(["hook", agent], alone(payload), command=corral_command())
     assert verdict(agent, proc) == expected
 
 
@@ -135,7 +147,7 @@ def test_post_tool_use_is_recorded_in_the_log(tmp_path: Path, api_server: Server
     ]:
         proc = run_hook(
             [agent, "--server", api_server.url, "--log", str(log)],
-            (PAYLOADS / payload).read_bytes(),
+            alone(payload),
         )
         assert proc.returncode == 0, proc.stderr.decode()
     post = run_hook(["claude-code"], (PAYLOADS / "claude_post_bash.json").read_bytes())
@@ -188,3 +200,21 @@ def test_install_refuses_invalid_settings_and_prints_gemini_snippet(tmp_path: Pa
     snippet = json.loads(printed.stdout)
     handler = snippet["hooks"]["BeforeTool"][0]["hooks"][0]
     assert handler["timeout"] == 30000 and "hook gemini" in handler["command"]
+
+
+def test_a_session_that_keeps_probing_is_quarantined_across_hook_processes() -> None:
+    """Each hook call is a new process; the session lives in the store, so it carries on."""
+    session = str(uuid.uuid4())
+
+    def call(payload: str) -> str:
+        data = json.loads((PAYLOADS / payload).read_bytes())
+        data["session_id"] = session
+        proc = run_hook(
+            ["hook", "claude-code"], json.dumps(data).encode(), command=corral_command()
+        )
+        return verdict("claude-code", proc)
+
+    assert call("claude_write_workspace.json") == "allow"
+    for _ in range(6):
+        assert call("claude_bash_tunnel.json") == "deny"
+    assert call("claude_write_workspace.json") == "deny"  # quarantined: a person must release it
