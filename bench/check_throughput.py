@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,16 +29,19 @@ def main() -> None:
         with source.open("w", encoding="utf-8") as handle:
             for index in range(args.lines):
                 handle.write(json.dumps(corpus[index % len(corpus)]) + "\n")
-        start = time.perf_counter()
-        proc = subprocess.run([corral, "check", str(source)], capture_output=True, check=False)
-        elapsed = time.perf_counter() - start
-    decisions = proc.stdout.count(b"\n")
-    print(
-        f"corral check, policy default, {args.lines} lines -> {decisions} decisions "
-        f"(exit {proc.returncode})"
-    )
-    print(f"  machine: {machine()}; {stamp()}")
-    print(f"  {elapsed:.2f} s wall including start-up: {decisions / elapsed:,.0f} actions/s")
+        env = {**os.environ, "CORRAL_STATE_DIR": str(Path(tmp) / "state")}
+        print(f"corral check, policy default, {args.lines} lines; machine: {machine()}; {stamp()}")
+        for label, extra in (("stateless (--no-sessions)", ["--no-sessions"]), ("sessions", [])):
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [corral, "check", *extra, str(source)], capture_output=True, check=False, env=env
+            )
+            elapsed = time.perf_counter() - start
+            decisions = proc.stdout.count(b"\n")
+            print(
+                f"  {label}: {decisions} decisions (exit {proc.returncode}) in {elapsed:.2f} s "
+                f"wall including start-up: {decisions / elapsed:,.0f} actions/s"
+            )
 
 
 if __name__ == "__main__":
