@@ -76,7 +76,7 @@ class Guard:
             explanation.decision = self._guarded_review(
                 self.ledger.review, explanation, parsed, line, "budget ledger"
             )
-        if self.sessions is not None and parsed.session is not None:
+        if self.sessions is not None:  # actions without session are only stored and alerted
             explanation.decision = self._guarded_review(
                 self.sessions.review, explanation, parsed, line, "session state"
             )

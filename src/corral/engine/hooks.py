@@ -1,10 +1,11 @@
 """The places the engine lets a later layer take part in a decision: sessions and the ledger.
 
 The engine must not import those layers (they sit above), so it names only the shape of what it
-calls. ``Guard(policy, sessions=hook)`` hands every action that carries ``session`` to
-``hook.review`` after the stateless judgement; ``Guard(policy, ledger=hook)`` hands every action
-to the budget ledger first (which may reserve its cost) and settles the reservation once the
-final decision is known. Without hooks nothing changes.
+calls. ``Guard(policy, sessions=hook)`` hands every action to ``hook.review`` after the
+stateless judgement (one that carries ``session`` is judged with its history; one without is
+only recorded and, when denied or asked about, alerted). ``Guard(policy, ledger=hook)`` hands
+every action to the budget ledger first (which may reserve its cost) and settles the
+reservation once the final decision is known. Without hooks nothing changes.
 """
 
 from __future__ import annotations

@@ -78,10 +78,12 @@ class SessionTracker:
     def review(self, step: Step) -> Decision:
         settings = step.policy.spec.sessions
         session_id = step.action.session
-        if not settings.enabled or session_id is None:
+        if not settings.enabled:
             return step.decision
         if self.alerts is None:
             self.alerts = build_dispatcher(settings.alerts, self._alert_stream)
+        if session_id is None:
+            return self._sessionless(step, self.alerts)
         now = self._now(step.action)
         signals = signals_of(step)
         base = _base(step.decision)
@@ -123,6 +125,31 @@ class SessionTracker:
         for item in raised:
             if item.new or item.row.count in REPEAT_MILESTONES:
                 self.alerts.publish(item.row.to_dict())
+        return decision
+
+    def _sessionless(self, step: Step, alerts: AlertDispatcher) -> Decision:
+        """An action without ``session`` has no history to weigh, but a deny or ask of it is
+        still a Policy Violation: stored and alerted, grouped with earlier ones of its rule."""
+        decision = step.decision
+        verdict = _effective(decision)
+        if verdict not in ("deny", "ask"):
+            return decision
+        now = self._now(step.action)
+        key = decision.rules[0].id if decision.rules else "CR-ERR-000"
+        outcome = Outcome(verdict, decision.severity)
+
+        def body() -> dict[str, Any]:
+            return _alert_body(
+                step, decision, outcome, state=SessionState(), agent=None, kind=verdict, now=now
+            )
+
+        raised = self.store.sessionless(
+            decision.to_dict(), _plain(step.action), (key, decision.severity.name, body), now
+        )
+        if raised is not None:
+            row, new = raised
+            if new or row.count in REPEAT_MILESTONES:
+                alerts.publish(row.to_dict())
         return decision
 
     def close(self, timeout_s: float = 2.0) -> None:

@@ -146,6 +146,14 @@ class SessionTxn(Protocol):
 class Store(Protocol):
     def session(self, session_id: str) -> AbstractContextManager[SessionTxn]: ...
 
+    def sessionless(
+        self,
+        decision: Mapping[str, Any],
+        action: Any,
+        alert: tuple[str, str, Callable[[], Mapping[str, Any]]] | None,
+        ts: float,
+    ) -> tuple[AlertRow, bool] | None: ...
+
     def log_decisions(self, entries: Iterable[tuple[float, Mapping[str, Any], Any]]) -> int: ...
 
     def get_session(self, session_id: str) -> SessionRow | None: ...

@@ -207,6 +207,25 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
 
+    def sessionless(
+        self,
+        decision: Mapping[str, Any],
+        action: Any,
+        alert: tuple[str, str, Callable[[], Mapping[str, Any]]] | None,
+        ts: float,
+    ) -> tuple[AlertRow, bool] | None:
+        """Store a decision for an action without ``session`` and, for a deny or ask, its alert
+        (grouped with earlier ones of the same rule that had no session either)."""
+        try:
+            with self._immediate():
+                self._append_decisions([(ts, decision, action)])
+                if alert is None:
+                    return None
+                key, severity, body = alert
+                return self._upsert_alert(None, key, severity, body, ts)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {exc}") from exc
+
     # -- sessions -------------------------------------------------------------------------------
 
     def _load_session(self, session_id: str) -> SessionRow | None:
