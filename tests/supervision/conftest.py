@@ -26,7 +26,7 @@ PY = sys.executable
 
 def fast_spec(**ladder: object) -> SupervisionSpec:
     """Defaults, with the ladder stepping every 0.3 s so that tests stay short."""
-    return SupervisionSpec(ladder=LadderSpec(step_after_s=0.3, **ladder))  # type: ignore[arg-type]
+    return SupervisionSpec(ladder=LadderSpec(step_after_s=0.3, **ladder))
 
 
 class Run:

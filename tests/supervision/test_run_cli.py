@@ -34,7 +34,8 @@ def test_run_stops_a_denied_exec_and_logs_it(corral: list[str], tmp_path: Path) 
             "--",
             "sh",
             "-c",
-            "ssh -N -R 8080:localhost:22 x@127.0.0.1; exit 0",
+            # the sleep: ssh fails in a millisecond; the stop of `sh` must not race its end
+            "ssh -N -R 8080:localhost:22 x@127.0.0.1; sleep 3; exit 0",
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -67,6 +68,12 @@ def test_demo_contains_every_step(corral: list[str]) -> None:
         [*corral, "demo", "--quiet"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "verdict: every escalation was stopped or contained" in done.stdout
-    assert "billing API orders received: 0" in done.stdout
-    assert "CR-SUP-001" in done.stdout  # the renamed miner was caught by behaviour
+    out = done.stdout
+    assert "verdict: every escalation was stopped or contained" in out
+    assert "compute API orders received: 0" in out
+    assert "CR-SUP-001" in out  # the renamed miner was caught by behaviour
+    # the tunnel and the miner fail at the network too, not only at exec
+    assert "connection refused by the egress proxy (CR-TUN-024" in out
+    assert "connection refused by the egress proxy (CR-MIN-008" in out
+    # the GPU purchase is stopped by the budget ledger
+    assert "budget ledger: CR-BUD-001" in out

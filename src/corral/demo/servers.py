@@ -2,7 +2,8 @@
 
 Both serve on 127.0.0.1 only and keep a count of what reached them, so the demo can say whether
 anything got through. The pool listens inside the agent's network namespace (the only network
-the agent has); the billing API listens on the host's loopback, which the agent cannot reach.
+the agent has); the compute API listens on the host's loopback, which the agent reaches only
+through the egress proxy, and only because the demo policy names it.
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ class StratumPool:
 
 
 class BillingAPI:
-    """``POST /orders`` records an order (nothing is bought); on the host's loopback."""
+    """A cloud compute API's stand-in: any ``POST`` records an order (nothing is bought). It
+    listens on the host's loopback; ``url`` names it by ``host``, which only the demo's own
+    proxy resolves (to 127.0.0.1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.orders: list[bytes] = []
         api = self
 
@@ -90,7 +93,10 @@ class BillingAPI:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/orders"
+        port = self._server.server_address[1]
+        self.url = (
+            f"http://{host}:{port}/compute/v1/projects/corral-demo/zones/us-central1-a/instances"
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

@@ -38,16 +38,25 @@ def outcome_end_wall(outcome: Outcome) -> float:
 def _how(step: dict[str, object], events: list[Event]) -> tuple[str, str]:
     """(how it was contained, how fast)."""
     hows, speeds = [], []
+    stopped: dict[str, None] = {}
+    refused: dict[str, None] = {}
     for event in events:
-        rules = ", ".join(r.id for r in event.decision.rules[:2]) if event.decision else ""
+        ids = [r.id for r in event.decision.rules[:2]] if event.decision else []
+        rules = ", ".join(ids)
         if event.step == "stop":
-            hows.append(f"exec stopped ({rules})")
+            stopped.update(dict.fromkeys(ids))
             if event.latency_ms is not None:
                 speeds.append(f"{event.latency_ms:.1f} ms after exec")
+        elif event.step == "refuse":
+            refused.update(dict.fromkeys(ids))
         elif event.step is not None:
             hows.append(f"{event.step} whole agent ({rules})")
             if event.latency_ms is not None:
                 speeds.append(f"{event.latency_ms / 1000:.2f} s after start")
+    if stopped:
+        hows.insert(0, f"exec stopped ({', '.join(stopped)})")
+    if refused:
+        hows.append(f"connection refused by the egress proxy ({', '.join(refused)})")
     seen = " ".join(seen_lines(step))
     for sign, meaning in FENCE_SIGNS.items():
         if sign in seen and meaning not in hows:

@@ -256,6 +256,73 @@ class SessionsSpec(BaseModel):
     alerts: list[AlertSinkSpec] = Field(default_factory=list)
 
 
+# -- supervision: what `corral run` enforces on a live agent ----------------------------
+
+SupervisionStep = Literal["alert", "throttle", "freeze", "kill"]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _steps(*steps: SupervisionStep) -> list[SupervisionStep]:
+    return list(steps)
+
+
+class LimitsSpec(BaseModel):
+    """The agent's cgroup limits (``null``: none) and whether it may use a GPU."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_cores: PositiveFloat | None = Field(None, description="CPU quota in cores; none: unlimited")
+    memory_mb: Annotated[int, Field(ge=16)] | None = 4096
+    pids: Annotated[int, Field(ge=8)] | None = 512
+    gpu: bool = Field(True, description="whether the agent may use a GPU at all")
+    gpu_memory_mb: Annotated[int, Field(ge=1)] | None = None
+
+
+class DetectorSpec(BaseModel):
+    """Thresholds of the behaviour detectors (miner, fork bomb...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: Annotated[float, Field(ge=0.05, le=5)] = 0.25
+    saturation: Annotated[float, Field(gt=0, le=1)] = 0.85  # of one core (or of the GPU)
+    sustain_s: Annotated[float, Field(ge=0.1, le=3600)] = 1.0
+    connection_age_s: Annotated[float, Field(ge=0, le=3600)] = 0.75
+    fork_rate: Annotated[int, Field(ge=10)] = 200  # new processes per second
+    stratum_ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=lambda: [3333, 3334, 4444, 5555, 7777, 8888, 9999, 14433, 14444, 45700]
+    )
+
+
+class LadderSpec(BaseModel):
+    """Per finding severity, the steps taken in order while the behaviour persists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    medium: list[SupervisionStep] = Field(default_factory=lambda: _steps("alert"))
+    high: list[SupervisionStep] = Field(
+        default_factory=lambda: _steps("throttle", "freeze", "kill")
+    )
+    critical: list[SupervisionStep] = Field(default_factory=lambda: _steps("kill"))
+    step_after_s: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    throttle_cores: PositiveFloat = 0.1
+    # A denied exec stops that process (like a pre-execution deny would have); after this many
+    # denied execs the next step is the whole agent (0: never).
+    denied_execs_kill_agent: Annotated[int, Field(ge=0)] = 0
+
+    def steps(self, severity: str) -> list[SupervisionStep]:
+        return list(getattr(self, severity, []) or [])
+
+
+class SupervisionSpec(BaseModel):
+    """``corral run``: resource limits, detector thresholds and the response ladder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    detectors: DetectorSpec = Field(default_factory=DetectorSpec)
+    ladder: LadderSpec = Field(default_factory=LadderSpec)
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -274,3 +341,4 @@ class PolicySpec(BaseModel):
     exceptions: list[ExceptionSpec] = Field(default_factory=list)
     tests: list[PolicyTest] = Field(default_factory=list)
     sessions: SessionsSpec = Field(default_factory=SessionsSpec)
+    supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)

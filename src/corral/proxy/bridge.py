@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from corral.engine.guard import Guard
-from corral.proxy.judge import Resolver, system_resolver
+from corral.proxy.judge import DecisionRecorder, Resolver, system_resolver
 from corral.proxy.limits import ProxyLimits
 from corral.proxy.server import EgressProxy, SessionStats
-from corral.sinks import DecisionLog
 
 FORWARDER = Path(__file__).with_name("forwarder.py")
 T = TypeVar("T")
@@ -90,7 +89,7 @@ class ProxyService:
         *,
         limits: ProxyLimits | None = None,
         resolver: Resolver = system_resolver,
-        log: DecisionLog | None = None,
+        log: DecisionRecorder | None = None,
     ):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="corral-proxy", daemon=True)

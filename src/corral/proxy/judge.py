@@ -15,7 +15,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from corral.engine.guard import Guard, new_decision_id
 from corral.model.decisions import Decision, RuleRef, Verdict
@@ -24,7 +24,7 @@ from corral.policy.clauses import Clause
 from corral.policy.egress import is_guarded, parse_ip
 from corral.policy.evaluate import finding
 from corral.proxy import clauses as P
-from corral.sinks import DecisionLog, LogError
+from corral.sinks import LogError
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -36,6 +36,17 @@ async def system_resolver(host: str, port: int) -> list[str]:
     """The host's resolver (getaddrinfo), as the proxy's default."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class DecisionRecorder(Protocol):
+    """Where the proxy records each decision before acting on it: a
+    :class:`corral.sinks.DecisionLog`, or a supervisor's recorder that also hands the decision to
+    the run's listeners. ``append`` raises :class:`LogError` or ``OSError`` when it cannot."""
+
+    @property
+    def path(self) -> object: ...
+
+    def append(self, decision: Decision, action: Any = ..., /) -> object: ...
 
 
 @dataclass(slots=True)
@@ -59,7 +70,7 @@ class EgressJudge:
         guard: Guard,
         *,
         resolver: Resolver = system_resolver,
-        log: DecisionLog | None = None,
+        log: DecisionRecorder | None = None,
         max_addresses: int = 16,
         resolve_timeout: float = 10.0,
     ):

@@ -25,6 +25,7 @@ from corral.proxy import clauses as P
 from corral.proxy import http, socks
 from corral.proxy.judge import (
     ConnectionVerdict,
+    DecisionRecorder,
     EgressJudge,
     ProxyFailure,
     Resolver,
@@ -33,7 +34,6 @@ from corral.proxy.judge import (
 from corral.proxy.limits import ProxyLimits
 from corral.proxy.relay import Deadlines, Ends, tunnel
 from corral.proxy.tls import ClientHelloError, Incomplete, looks_like_tls, server_name
-from corral.sinks import DecisionLog
 
 SOCKS_VERSION = 5
 # TLS alert record: fatal (2), access_denied (49); what a TLS client shows as "access denied".
@@ -80,7 +80,7 @@ class EgressProxy:
         *,
         limits: ProxyLimits | None = None,
         resolver: Resolver = system_resolver,
-        log: DecisionLog | None = None,
+        log: DecisionRecorder | None = None,
     ):
         self.limits = limits or ProxyLimits()
         self.judge = EgressJudge(

@@ -21,9 +21,12 @@ class Event:
     pid: int | None = None
     decision: Decision | None = None
     action: dict[str, Any] | None = None
-    step: str | None = None  # "stop" (one process), "alert", "throttle", "freeze", "kill"
+    # "stop" (one process), "refuse" (one connection, by the egress proxy), "alert",
+    # "throttle", "freeze", "kill"
+    step: str | None = None
     evidence: dict[str, Any] | None = None
     latency_ms: float | None = None  # from the kernel's exec (or the behaviour's start)
+    logged: bool = False  # already in the decision log (the proxy writes before it acts)
 
     @property
     def ts(self) -> str:

@@ -32,7 +32,10 @@ PARTS: dict[str, str] = {
     "mount": "the agent sees and may write the whole filesystem, secrets included",
     "net": "the agent shares the host's network",
     "seccomp": "ptrace, mount, bpf, module loading and keyrings stay available",
+    "proxy": "no egress proxy: the agent's network has loopback only, nothing leaves it",
 }
+# Parts the stage-2 launcher does not know about: components outside the namespaces.
+OUTER_PARTS = frozenset({"proxy"})
 
 # Paths under every home directory that hold credentials.
 SECRET_HOME_PATHS = (
@@ -101,6 +104,7 @@ class SandboxAdditions:
     # Called with the pid of the fence's init once it runs: /proc/<pid>/ns/net is the agent's
     # network namespace, where a proxy can place its listener or a veth end.
     on_started: Callable[[int], None] | None = None
+    note: str = ""  # one phrase for the fence line ("egress only through the proxy at ...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,8 @@ class FenceOptions:
     env: dict[str, str] | None = None  # base environment (default: os.environ)
     cwd: str | None = None
     binds: tuple[Bind, ...] = ()  # extra paths shown to the agent (read-only unless writable)
+    # This run's own sandbox extensions (the egress bridge), after the registered ones.
+    extensions: tuple[SandboxExtension, ...] = ()
 
 
 @dataclass(slots=True)
@@ -146,6 +152,7 @@ class Fence:
         self.cgroup: AgentCgroup | None = None
         self.seccomp: bytes | None = None
         self.additions = SandboxAdditions()
+        self.notes: list[str] = []
         self.layout_text = ""
 
     @property
@@ -169,12 +176,20 @@ class Fence:
             self.close()
             raise FenceError(missing)
         context = FenceContext(self.options.workspace, self.run_id)
-        for extension in EXTENSIONS.values():
-            extra = extension(context)
-            self.additions.binds += extra.binds
-            self.additions.env.update(extra.env)
-            if extra.on_started is not None:
-                self.additions.on_started = _chain(self.additions.on_started, extra.on_started)
+        try:
+            for extension in [*EXTENSIONS.values(), *self.options.extensions]:
+                self._add(extension(context))
+        except FenceError:
+            self.close()
+            raise
+
+    def _add(self, extra: SandboxAdditions) -> None:
+        self.additions.binds += extra.binds
+        self.additions.env = merge_env(self.additions.env, extra.env)
+        if extra.on_started is not None:
+            self.additions.on_started = _chain(self.additions.on_started, extra.on_started)
+        if extra.note:
+            self.notes.append(extra.note)
 
     def _prepare_cgroup(self) -> list[Missing]:
         try:
@@ -245,7 +260,7 @@ class Fence:
             if key in self.options.pass_env
             or not (key.startswith(SECRET_ENV_PREFIXES) or key in SECRET_ENV_NAMES)
         }
-        env.update(self.additions.env)
+        env = merge_env(env, self.additions.env)
         env["CORRAL_SUPERVISED"] = self.run_id
         return env
 
@@ -253,28 +268,75 @@ class Fence:
         """Start stage 2 and wait until the agent's init is running (or the start failed)."""
         spec_read, spec_write = os.pipe()
         status_read, status_write = os.pipe()
-        payload = json.dumps(self.spec(argv)).encode()
+        # With an on_started step, the agent waits at this gate until the step is done: the
+        # egress forwarder is listening before the agent's first connection.
+        gate_read, gate_write = os.pipe() if self.additions.on_started else (-1, -1)
+        spec = self.spec(argv)
+        if gate_read >= 0:
+            spec["gate_fd"] = gate_read
         command = [sys.executable, "-I", "-S", stage2.__file__, str(spec_read), str(status_write)]
+        inherited = (spec_read, status_write, *([gate_read] if gate_read >= 0 else []))
         try:
-            process = subprocess.Popen(command, pass_fds=(spec_read, status_write))
+            process = subprocess.Popen(command, pass_fds=inherited)
         finally:
-            os.close(spec_read)
-            os.close(status_write)
+            for fd in inherited:
+                os.close(fd)
         with os.fdopen(spec_write, "wb") as handle:
-            handle.write(payload)
-        init_pid, error = _read_status(status_read)
-        if error is not None or init_pid is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait()
-            raise FenceError([_diagnose(error or "the launcher exited without a word")])
-        if self.additions.on_started is not None:
-            self.additions.on_started(init_pid)
+            handle.write(json.dumps(spec).encode())
+        try:
+            init_pid, error = _read_status(status_read)
+            if error is not None or init_pid is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                process.wait()
+                raise FenceError([_diagnose(error or "the launcher exited without a word")])
+            if self.additions.on_started is not None:
+                self.additions.on_started(init_pid)
+                os.write(gate_write, b"g")
+        finally:
+            if gate_write >= 0:
+                os.close(gate_write)  # unopened: the agent is called off and exits 125
         return Started(process, init_pid)
 
     def close(self) -> None:
         if self.cgroup is not None:
             self.cgroup.destroy()
+
+
+GIT_CONFIG_COUNT = "GIT_CONFIG_COUNT"
+
+
+def git_config_entries(env: dict[str, str]) -> list[tuple[str, str]]:
+    """git's ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` list in ``env``
+    (git ignores a count that is not a number; so does this)."""
+    try:
+        count = int(env.get(GIT_CONFIG_COUNT, "0"))
+    except ValueError:
+        return []
+    entries = []
+    for n in range(max(0, min(count, 1000))):
+        key = env.get(f"GIT_CONFIG_KEY_{n}")
+        if key is not None:
+            entries.append((key, env.get(f"GIT_CONFIG_VALUE_{n}", "")))
+    return entries
+
+
+def merge_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """``base`` updated with ``extra``, except git's numbered config lists, which are joined
+    (``extra``'s entries last, so that they win) rather than overwriting each other's slots."""
+    entries = git_config_entries(base) + git_config_entries(extra)
+    numbered = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+    merged = {
+        key: value
+        for key, value in {**base, **extra}.items()
+        if key != GIT_CONFIG_COUNT and not key.startswith(numbered)
+    }
+    if entries:
+        merged[GIT_CONFIG_COUNT] = str(len(entries))
+        for n, (key, value) in enumerate(entries):
+            merged[f"GIT_CONFIG_KEY_{n}"] = key
+            merged[f"GIT_CONFIG_VALUE_{n}"] = value
+    return merged
 
 
 def _read_status(fd: int) -> tuple[int | None, str | None]:
@@ -347,7 +409,9 @@ __all__ = [
     "FenceOptions",
     "Missing",
     "SandboxAdditions",
+    "SandboxExtension",
     "Started",
+    "merge_env",
     "register_extension",
     "stage2",
 ]

@@ -358,12 +358,28 @@ def _agent(spec: dict[str, Any], status: int) -> None:
         _report(status, f"error agent: {exc}")
         os._exit(125)
     os.close(status)
+    gate = spec.get("gate_fd")
+    if gate is not None and not _wait_gate(int(gate)):
+        os._exit(125)  # the supervisor could not finish the fence (the egress bridge): no start
     argv = spec["argv"]
     try:
         os.execvpe(argv[0], argv, spec["env"])
     except OSError as exc:
         sys.stderr.write(f"corral: cannot run {argv[0]}: {exc.strerror}\n")
         os._exit(127 if exc.errno == errno.ENOENT else 126)
+
+
+def _wait_gate(fd: int) -> bool:
+    """Wait until the supervisor has set up what needs the agent's namespaces (the egress
+    forwarder): one byte means go, end of file means the start was called off."""
+    while True:
+        try:
+            go = os.read(fd, 1)
+            break
+        except InterruptedError:
+            continue
+    os.close(fd)
+    return go == b"g"
 
 
 def _drop_capabilities() -> None:

@@ -31,7 +31,7 @@ from corral.supervision.config import STEP_ORDER, SupervisionSpec
 from corral.supervision.detectors import Detector, Finding, default_detectors
 from corral.supervision.events import Event
 from corral.supervision.execwatch import ProcEvent, Watcher, open_watcher
-from corral.supervision.fence import Fence, FenceOptions, Started
+from corral.supervision.fence import OUTER_PARTS, Fence, FenceOptions, Started
 from corral.supervision.gpu import GpuProvider
 from corral.supervision.observe import Observer, Snapshot
 
@@ -156,8 +156,8 @@ class Supervisor:
         thread.start()
 
     def _fence_summary(self, argv: list[str]) -> str:
-        active = sorted(self.fence.active)
-        parts = [f"fence up: {', '.join(active) or 'nothing'}"]
+        active = sorted(self.fence.active - OUTER_PARTS)
+        parts = [f"fence up: {', '.join(active) or 'nothing'}", *self.fence.notes]
         if self.fence.options.degraded:
             parts.append(f"DEGRADED without {', '.join(sorted(self.fence.options.degraded))}")
         parts.append(f"exec events via {self.watcher.name if self.watcher else '-'}")
@@ -436,6 +436,11 @@ class Supervisor:
         return (time.time() - min(starts)) * 1000 if starts else None
 
     # -- events ---------------------------------------------------------------------------------
+
+    def report(self, event: Event) -> None:
+        """Add an event from another component of this run (the egress proxy's decisions): it
+        joins the run's events and goes to every listener like the supervisor's own."""
+        self._emit(event)
 
     def _emit(self, event: Event) -> None:
         self.events.append(event)

