@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -153,6 +154,10 @@ class SQLiteStore:
             path = ensure_state_dir() / DB_NAME
         self.path = Path(path)
         self.redactor = redactor or default_redactor()
+        # One connection serves every thread of the process (the API server, the supervisor's
+        # watchers); write transactions take turns, or one thread's BEGIN would land inside
+        # another's transaction. Other processes are kept in line by SQLite's own lock.
+        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -190,13 +195,14 @@ class SQLiteStore:
 
     @contextmanager
     def _immediate(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     @contextmanager
     def session(self, session_id: str) -> Iterator[_Txn]:
