@@ -5,7 +5,10 @@
 * Hook start-to-answer: `python -m corral.cli.hook claude-code --server URL` (the fast path) and
   `corral hook claude-code` judging in-process, each a fresh process fed one payload.
 
-Usage: python bench/integrations.py [--requests N] [--hooks N]
+Usage: python bench/integrations.py [--requests N] [--hooks N] [--skip-api]
+
+Everything runs with a throw-away ``CORRAL_STATE_DIR``, so the bench's sessions never land in the
+user's own state directory.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -97,11 +101,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--hooks", type=int, default=30)
+    parser.add_argument("--skip-api", action="store_true", help="Only time the hook.")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="corral-bench-") as state_dir:
+        os.environ["CORRAL_STATE_DIR"] = state_dir  # inherited by every process started below
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     corral = shutil.which("corral", path=str(Path(sys.executable).parent)) or "corral"
     proc, url = start_server(corral)
     try:
-        api = bench_api(url, args.requests)
+        api = None if args.skip_api else bench_api(url, args.requests)
         fast = bench_hook(
             [sys.executable, "-m", "corral.cli.hook", "claude-code", "--server", url], args.hooks
         )
@@ -111,10 +122,11 @@ def main() -> None:
         proc.wait()
     local = bench_hook([corral, "hook", "claude-code"], max(3, args.hooks // 6))
     print(f"machine: {machine()}; {stamp()}")
-    print(
-        f"/v1/decide, {args.requests} requests, 1 keep-alive client: {api['rps']:.0f} req/s, "
-        f"p50 {api['p50_ms']:.2f} ms, p99 {api['p99_ms']:.2f} ms, max {api['max_ms']:.1f} ms"
-    )
+    if api is not None:
+        print(
+            f"/v1/decide, {args.requests} requests, 1 keep-alive client: {api['rps']:.0f} req/s, "
+            f"p50 {api['p50_ms']:.2f} ms, p99 {api['p99_ms']:.2f} ms, max {api['max_ms']:.1f} ms"
+        )
     print(
         f"hook via server, python -m corral.cli.hook: p50 {fast['p50_ms']:.0f} ms, "
         f"p90 {fast['p90_ms']:.0f} ms"

@@ -9,10 +9,15 @@ code                   status  meaning
                                valid action (the answer also carries the ``deny``
                                decision the action would get)
 ``unauthorized``       401     a bearer token is required and was missing or wrong
-``resource_not_found`` 404     no such endpoint
+``resource_not_found`` 404     no such endpoint, session or approval
 ``method_not_allowed`` 405     the endpoint exists but not with this method
+``resource_conflict``  409     the change does not apply to the resource as it is now
+                               (releasing a session that is not quarantined, deciding
+                               an approval that is no longer pending)
 ``request_too_large``  413     the body is over the server's size limit
 ``rate_limited``       429     this client sent more requests than its rate allows
+``unavailable``        503     the session store or the ledger cannot be read or
+                               written (decisions still fail closed: ``deny``)
 =====================  ======  ======================================================
 """
 
@@ -27,8 +32,10 @@ STATUS: dict[str, int] = {
     "unauthorized": 401,
     "resource_not_found": 404,
     "method_not_allowed": 405,
+    "resource_conflict": 409,
     "request_too_large": 413,
     "rate_limited": 429,
+    "unavailable": 503,
 }
 
 

@@ -81,7 +81,7 @@ def serve(
     import uvicorn  # noqa: PLC0415 - lazy: server deps load only to serve
 
     from corral.api.app import ApiSettings, create_app  # noqa: PLC0415 - lazy: server deps load only to serve
-    from corral.integrations.guard_factory import make_guard  # noqa: PLC0415 - lazy: server deps load only to serve
+    from corral.integrations.guard_factory import close_state, make_guard  # noqa: PLC0415 - lazy: server deps load only to serve
     from corral.util.yamlfile import SourceError  # noqa: PLC0415 - lazy: server deps load only to serve
 
     try:
@@ -93,11 +93,15 @@ def serve(
         token=token, max_body_bytes=max_body, rate_per_s=rate_limit, burst=rate_limit * 2
     )
     click.echo(f"corral: serving policy {guard.policy.name!r} on http://{host}:{port}", err=True)
-    uvicorn.run(
-        create_app(guard, settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(guard, settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
+    finally:  # flush alert sinks and close the store and ledger on shutdown
+        for message in close_state(guard):
+            click.echo(f"corral: {message}", err=True)
