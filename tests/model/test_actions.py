@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from corral import Guard
 from corral.model.actions import ActionError, ExecAction, ToolAction, parse_action
 
 
@@ -74,3 +75,12 @@ def test_non_objects_are_rejected(raw: str) -> None:
 def test_huge_field_is_rejected_not_crashing() -> None:
     with pytest.raises(ActionError, match="command"):
         parse_action({"kind": "exec", "command": "a" * (2 * 1024 * 1024)})
+
+
+@pytest.mark.parametrize("bad_id", [True, False, 1.5, [1], {"a": 1}])
+def test_a_malformed_action_never_echoes_an_id_that_is_not_a_string_or_integer(
+    bad_id: object,
+) -> None:
+    decision = Guard("default").decide({"id": bad_id, "kind": "nope"})
+    assert decision.decision == "deny"
+    assert decision.id is None

@@ -13,7 +13,7 @@ from corral.analysis.facts import Analysis
 from corral.analysis.shell import ShellLimits
 from corral.engine.decide import Judgement, judge
 from corral.engine.hooks import LedgerHook, SessionHook, Step
-from corral.model.actions import ACTION_TYPES, Action, ActionError, parse_action
+from corral.model.actions import ACTION_TYPES, Action, ActionError, echoable_id, parse_action
 from corral.model.decisions import Decision, Severity
 from corral.policy.loader import Policy, load_policy
 from corral.rules.loader import RuleSet, builtin_rules
@@ -144,7 +144,7 @@ class Guard:
         except Exception as exc:
             return Explanation(
                 self._error(
-                    action_id if isinstance(action_id, str | int) else None,
+                    echoable_id(action_id),
                     f"internal error: {type(exc).__name__}: {exc}",
                     line,
                     "internal error",

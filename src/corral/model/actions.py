@@ -101,6 +101,14 @@ class ActionError(ValueError):
         self.action_id = action_id
 
 
+def echoable_id(value: Any) -> str | int | None:
+    """An action's ``id`` as a decision may echo it: a string or an integer (not a boolean,
+    which Python counts as an integer), else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return value
+
+
 def parse_action(raw: Any) -> Action:
     """Validate ``raw`` (a dict, or a JSON text) into an Action or raise ActionError."""
     if isinstance(raw, str | bytes):
@@ -110,7 +118,7 @@ def parse_action(raw: Any) -> Action:
             raise ActionError(f"not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ActionError(f"an action must be a JSON object, not {type(raw).__name__}")
-    action_id = raw.get("id") if isinstance(raw.get("id"), str | int) else None
+    action_id = echoable_id(raw.get("id"))
     kind = raw.get("kind")
     if kind not in KINDS:
         shown = "missing" if kind is None else repr(kind)[:40]
