@@ -21,7 +21,7 @@ from typing import Any
 
 from corral.analysis.facts import Analysis, Command, FileAccess, NetTarget
 from corral.analysis.tools import base_name
-from corral.util.literals import literals_of_all
+from corral.util.literals import literals_of_trees, parse_regex
 from corral.util.yamlfile import LineDict, SourceError
 
 Predicate = Callable[[Analysis], str | None]
@@ -129,6 +129,34 @@ def shorten(text: str, limit: int = _EVIDENCE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class LazyPattern:
+    """A regex compiled the first time it is used.
+
+    Each action only runs the handful of rules the index picks, so a short-lived process (a
+    coding-agent hook, `corral run`) would spend most of its start-up compiling patterns it never
+    uses. Patterns are still parsed at load time, so a broken one is an error with its file and
+    line; the compiled form is the same whichever thread gets there first.
+    """
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled().search(text)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return self.compiled().match(text)
+
+
 class ConditionCompiler:
     """Compiles condition mappings against a set of shared lists."""
 
@@ -162,24 +190,28 @@ class ConditionCompiler:
 
     def regexes(
         self, raw: Any, field: str, needs: list[frozenset[str]] | None = None
-    ) -> re.Pattern[str]:
-        """One compiled alternation; when ``needs`` is given, its required literals go there."""
+    ) -> LazyPattern:
+        """One alternation, checked now and compiled on first use; when ``needs`` is given,
+        its required literals go there."""
         patterns = self.strings(raw, field)
+        trees = []
+        for pattern in patterns:
+            try:
+                trees.append(parse_regex(pattern))
+            except re.error as exc:
+                raise ConditionError(
+                    field, f"invalid regular expression {pattern!r}: {exc}", raw
+                ) from exc
         if needs is not None:
-            literals = literals_of_all(patterns)
+            literals = literals_of_trees(trees)
             if literals:
                 needs.append(literals)
-        try:
-            for p in patterns:
-                re.compile(p)
-            return re.compile("|".join(_scoped(p) for p in patterns), re.IGNORECASE)
-        except re.error as exc:
-            raise ConditionError(field, f"invalid regular expression: {exc}", raw) from exc
+        return LazyPattern("|".join(_scoped(p) for p in patterns), re.IGNORECASE)
 
-    def globs(self, raw: Any, field: str, *, ignore_case: bool) -> re.Pattern[str]:
+    def globs(self, raw: Any, field: str, *, ignore_case: bool) -> LazyPattern:
         patterns = self.strings(raw, field)
         flags = re.IGNORECASE if ignore_case else 0
-        return re.compile("|".join(fnmatch.translate(p) for p in patterns), flags)
+        return LazyPattern("|".join(fnmatch.translate(p) for p in patterns), flags)
 
     # ---- conditions -------------------------------------------------------------------------
 
@@ -566,7 +598,7 @@ def _attr_in(name: str, allowed: frozenset[str]) -> ItemTest:
     return test
 
 
-def _attr_search(name: str, pattern: re.Pattern[str]) -> ItemTest:
+def _attr_search(name: str, pattern: LazyPattern) -> ItemTest:
     def test(item: Any) -> bool:
         return pattern.search(getattr(item, name) or "") is not None
 

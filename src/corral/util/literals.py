@@ -22,6 +22,33 @@ except ImportError:  # pragma: no cover - other interpreters
 MIN_LITERAL = 3
 
 
+def parse_regex(pattern: str) -> Any:
+    """Check ``pattern`` by parsing it (about half the cost of compiling); raises ``re.error``.
+
+    Returns the parse tree for :func:`literals_of_trees`, or None where the parser is not
+    available (the pattern is then compiled to check it). A few errors only compiling finds
+    (a variable-width look-behind) surface when the pattern is first used.
+    """
+    if _p is None:  # pragma: no cover - other interpreters
+        re.compile(pattern)
+        return None
+    try:
+        return _p.parse(pattern, re.IGNORECASE)
+    except (RecursionError, OverflowError, ValueError) as exc:
+        raise re.error(str(exc)) from exc
+
+
+def literals_of_trees(trees: list[Any]) -> frozenset[str] | None:
+    """Like :func:`literals_of_all`, for patterns already parsed by :func:`parse_regex`."""
+    found: set[str] = set()
+    for tree in trees:
+        lits = None if tree is None else _sequence(list(tree))
+        if lits is None:
+            return None
+        found |= lits
+    return frozenset(found)
+
+
 def required_literals(pattern: str) -> frozenset[str] | None:
     """Case-folded strings one of which occurs in every text ``pattern`` matches, or None."""
     if _p is None:
