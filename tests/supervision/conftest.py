@@ -39,10 +39,12 @@ class Run:
         self.supervisor: Supervisor | None = None
         self.outcome: Outcome | None = None
 
-    def start(self, argv: list[str], env: dict[str, str] | None = None) -> Supervisor:
+    def start(
+        self, argv: list[str], env: dict[str, str] | None = None, guard: Guard | None = None
+    ) -> Supervisor:
         base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.workspace)}
         self.supervisor = Supervisor(
-            Guard("default", workspace=[str(self.workspace)]),
+            guard or Guard("default", workspace=[str(self.workspace)]),
             self.spec,
             FenceOptions(
                 workspace=(str(self.workspace),),

@@ -193,11 +193,6 @@ def test_inside_the_credential_variables_are_gone(audited: Audited) -> None:
     assert not {item for item in inside if item.startswith("env:AWS_")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fence removes credential variables by name (AWS_*, GH_TOKEN, ...); a GitHub "
-    "token in GITHUB_TOKEN, which the audit reports as a secret, reaches the agent",
-)
 def test_inside_a_token_shaped_variable_outside_the_name_list_is_gone(audited: Audited) -> None:
     inside = audited.evidence(audited.inside, "CR-AUD-001") | audited.evidence(
         audited.inside, "CR-AUD-002"
@@ -213,23 +208,25 @@ def test_inside_corrals_state_directory_is_hidden(audited: Audited) -> None:
     assert (audited.workspace / "state-listing.txt").read_text() == ""  # shown empty
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the audit takes the fence's placeholder for a hidden file (/dev/null bound over "
-    "/etc/shadow: writes go nowhere) for the file itself and reports it writable (critical)",
-)
 def test_inside_a_hidden_system_file_is_not_reported_writable(audited: Audited) -> None:
     assert "/etc/shadow" not in audited.evidence(audited.inside, "CR-AUD-038")
+    # nor as a file that could not be checked: the placeholder stands for "hidden"
+    assert "/etc/shadow" not in audited.evidence(audited.inside, "CR-AUD-099")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the audit's secret-name pattern matches GIT_CONFIG_KEY_n, which the fence sets to "
-    "point git at the egress proxy: the fence's own settings show up as new high findings",
-)
 def test_inside_the_fences_own_settings_are_not_reported_as_secrets(audited: Audited) -> None:
     named = audited.evidence(audited.inside, "CR-AUD-001")
     assert not {item for item in named if item.startswith("env:GIT_CONFIG_")}
+
+
+def test_a_fully_fenced_run_audits_clean(audited: Audited) -> None:
+    # Nothing of medium severity or worse is left or new inside: no secret variable, no
+    # placeholder taken for a writable file, no empty stand-in taken for readable state, no
+    # ptrace or user namespace that seccomp refuses, no root that holds no capability.
+    comparison = audited.inside["comparison"]
+    assert comparison["clean"] is True, [
+        (f["id"], f["evidence"]) for f in comparison["remaining"] + comparison["new"]
+    ]
 
 
 def test_no_planted_secret_appears_in_any_output(audited: Audited) -> None:

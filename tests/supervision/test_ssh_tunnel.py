@@ -173,10 +173,6 @@ def test_fenced_ssh_reaches_the_test_sshd_through_the_relay(
     assert fired(outcome) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="false positive: CR-SUP-002 takes any argument containing 'Forward' for a forward",
-)
 def test_ssh_options_that_only_name_forwarding_are_not_a_tunnel(
     supervised: Callable[..., Run], clean_sshd: SshServer
 ) -> None:
@@ -249,11 +245,6 @@ def test_corral_run_stops_ssh_R_and_logs_CR_TUN_001(
 # -- c: a renamed ssh client -----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: CR-TUN-001 and CR-SUP-002 both know the ssh client by the name in argv[0]; "
-    "a copy named sync-helper opens the forward unchallenged",
-)
 def test_renamed_ssh_client_with_R_is_stopped(
     supervised: Callable[..., Run], clean_sshd: SshServer
 ) -> None:
@@ -280,16 +271,17 @@ def test_renamed_ssh_client_with_R_is_stopped(
     )
     assert not watch.seen, f"the forward opened on the host before {sorted(rules)} acted"
     assert processes_with(forward) == []
+    # Judged as ssh at exec, with the disguise in the evidence and the reason.
+    stop = next(e for e in outcome.events if e.kind == "exec" and e.step == "stop")
+    assert stop.action is not None and stop.action["argv"][0] == "ssh"
+    assert stop.decision is not None and "sync-helper is a copy of" in stop.decision.reason
+    identified = (stop.evidence or {})["identified"]
+    assert identified["argv0"] == "./sync-helper" and identified["how"] == "copy"
 
 
 # -- d: a forward only a config file asks for, with the network fence degraded ---------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: CR-SUP-002 reads forwards from ssh's argv only, so one set in a config file "
-    "given with -F is not seen; and a kill's response event can reach the log after it closed",
-)
 def test_tunnel_set_in_an_ssh_config_is_killed_by_the_behaviour_detector(
     corral: list[str], tmp_path: Path, clean_sshd: SshServer
 ) -> None:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from corral.model.decisions import RuleRef, Severity
 from corral.supervision.config import SupervisionSpec
 from corral.supervision.observe import Observer, Proc, Snapshot
+from corral.supervision.sshconf import SshRequest, request_of
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish", "tcsh"})
 INTERPRETERS = frozenset({"python", "perl", "ruby", "php", "node", "lua", "awk", "nc", "ncat"})
 SCRATCH_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/")
-SSH_FORWARDS = ("-R", "-D", "-L", "-w")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,9 @@ RULES: dict[str, RuleRef] = {
     "miner": RuleRef(
         "CR-SUP-001", "Mining profile: sustained saturation with a held connection", ("T1496",)
     ),
-    "tunnel": RuleRef("CR-SUP-002", "Tunnel profile: ssh holding port forwards", ("T1572",)),
+    "tunnel": RuleRef(
+        "CR-SUP-002", "Tunnel profile: ssh holding a remote, dynamic or tun forward", ("T1572",)
+    ),
     "relay": RuleRef(
         "CR-SUP-003", "Relay profile: a listener relaying to an outbound connection", ("T1090",)
     ),
@@ -58,6 +60,9 @@ Detector = Callable[[Snapshot, Observer, SupervisionSpec], list[Finding]]
 
 
 def _base(proc: Proc) -> str:
+    """The program's name: what its executable was identified as, else argv[0]'s basename."""
+    if proc.program:
+        return proc.program
     first = proc.argv[0] if proc.argv else proc.name
     name = first if first.startswith("[") else os.path.basename(first)
     return name.rstrip("0123456789.") or name
@@ -116,25 +121,43 @@ def _still(
     return any(snap.outbound(p) for p in snap.subtree(pid))
 
 
-def detect_tunnel(snap: Snapshot, observer: Observer, spec: SupervisionSpec) -> list[Finding]:
-    hits = []
-    for proc in snap.procs.values():
-        if _base(proc) != "ssh" or not snap.outbound(proc.pid):
-            continue
-        forwards = [a for a in proc.argv if a.startswith(SSH_FORWARDS) or "Forward" in a]
-        if forwards:
-            conn = snap.outbound(proc.pid)[0]
-            hits.append(
-                Finding(
-                    RULES["tunnel"],
-                    Severity.critical,
-                    f"tunnel:{proc.pid}",
-                    (proc.pid,),
-                    f"ssh (pid {proc.pid}) holds a connection to {conn.remote[0]}:{conn.remote[1]} "
-                    f"with forwards {' '.join(forwards)}",
+class TunnelDetector:
+    """ssh holding a live connection with a remote or dynamic forward or a tun device, asked for
+    on its command line, in ``-o`` options or in its config files (read once per process)."""
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[int, tuple[str, ...]], SshRequest] = {}
+
+    def __call__(self, snap: Snapshot, observer: Observer, spec: SupervisionSpec) -> list[Finding]:
+        hits = []
+        for proc in snap.procs.values():
+            if _base(proc) != "ssh" or not snap.outbound(proc.pid):
+                continue
+            tunnels = self._request(proc).tunnels
+            if tunnels:
+                conn = snap.outbound(proc.pid)[0]
+                hits.append(
+                    Finding(
+                        RULES["tunnel"],
+                        Severity.critical,
+                        f"tunnel:{proc.pid}",
+                        (proc.pid,),
+                        f"ssh (pid {proc.pid}) holds a connection to "
+                        f"{conn.remote[0]}:{conn.remote[1]} with {'; '.join(tunnels)[:300]}",
+                        {"tunnels": tunnels},
+                    )
                 )
-            )
-    return hits
+        alive = {(p.pid, tuple(p.argv)) for p in snap.procs.values()}
+        for gone in self._requests.keys() - alive:
+            del self._requests[gone]
+        return hits
+
+    def _request(self, proc: Proc) -> SshRequest:
+        key = (proc.pid, tuple(proc.argv))
+        found = self._requests.get(key)
+        if found is None:
+            found = self._requests[key] = request_of(proc.pid, proc.argv)
+        return found
 
 
 def detect_relay(snap: Snapshot, observer: Observer, spec: SupervisionSpec) -> list[Finding]:
@@ -280,7 +303,7 @@ def detect_gpu_forbidden(
 def default_detectors() -> dict[str, Detector]:
     return {
         "miner": detect_miner,
-        "tunnel": detect_tunnel,
+        "tunnel": TunnelDetector(),
         "relay": detect_relay,
         "reverse_shell": detect_reverse_shell,
         "fork_bomb": ForkBomb(),

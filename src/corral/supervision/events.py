@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from corral.model.decisions import Decision
 
-EventKind = Literal["fence", "exec", "net", "finding", "response", "exit"]
+# "unjudged": an exec of the agent that was gone before its command line could be read.
+EventKind = Literal["fence", "exec", "unjudged", "net", "finding", "response", "exit"]
 
 
 @dataclass(slots=True)

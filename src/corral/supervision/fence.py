@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corral.sinks.redact import secret_variable
 from corral.supervision import stage2
 from corral.supervision.cgroups import AgentCgroup, CgroupError, Limits, detect_layout
 from corral.supervision.seccomp import SeccompUnavailable, compile_filter
@@ -61,6 +62,29 @@ SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
 # Environment variables that carry credentials, removed before the agent starts.
 SECRET_ENV_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_", "CORRAL_")
 SECRET_ENV_NAMES = frozenset({"SSH_AUTH_SOCK", "KUBECONFIG", "DOCKER_AUTH_CONFIG", "GH_TOKEN"})
+
+
+def scrub_env(base: dict[str, str], keep: frozenset[str]) -> dict[str, str]:
+    """``base`` without the variables that carry credentials, except those named in ``keep``.
+
+    Removed: the names and prefixes above, and every variable ``corral audit`` reports as a
+    secret, by its name or by the shape of its value (one shared judgement, so the audit run
+    inside the fence finds none). A git config value removed takes its key along, so git never
+    sees half an entry.
+    """
+    removed = {
+        key
+        for key, value in base.items()
+        if key.startswith(SECRET_ENV_PREFIXES)
+        or key in SECRET_ENV_NAMES
+        or secret_variable(key, value) is not None
+    }
+    removed |= {
+        "GIT_CONFIG_KEY_" + key.removeprefix("GIT_CONFIG_VALUE_")
+        for key in removed
+        if key.startswith("GIT_CONFIG_VALUE_")
+    }
+    return {key: value for key, value in base.items() if key in keep or key not in removed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,13 +278,8 @@ class Fence:
 
     def agent_env(self) -> dict[str, str]:
         base = dict(self.options.env if self.options.env is not None else os.environ)
-        env = {
-            key: value
-            for key, value in base.items()
-            if key in self.options.pass_env
-            or not (key.startswith(SECRET_ENV_PREFIXES) or key in SECRET_ENV_NAMES)
-        }
-        env = merge_env(env, self.additions.env)
+        # Scrubbed before the fence's own settings (proxy, git proxy) go in: those always stay.
+        env = merge_env(scrub_env(base, self.options.pass_env), self.additions.env)
         env["CORRAL_SUPERVISED"] = self.run_id
         return env
 

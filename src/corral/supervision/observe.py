@@ -30,6 +30,7 @@ class Proc:
     rss: int
     sockets: dict[int, int] = field(default_factory=dict)  # fd -> inode
     gpu: GpuUse | None = None
+    program: str = ""  # the known program its executable is, when argv[0] hides it ("ssh")
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -38,6 +39,7 @@ class Proc:
             "name": self.name,
             "argv": self.argv,
             "exe": self.exe,
+            **({"program": self.program} if self.program else {}),
             "cpu_cores": round(self.cpu, 3),
             "rss_mb": round(self.rss / 2**20, 1),
         }
@@ -120,6 +122,9 @@ class Observer:
         self._first_seen: dict[int, float] = {}
         self.history: dict[int, deque[tuple[float, float, float]]] = {}  # pid -> (t, tree cpu, gpu)
         self._last_count: tuple[float, int] | None = None
+        # pid -> the known program its executable was identified as at exec (the supervisor's
+        # exec watcher fills it; renamed copies of ssh stay ssh to the detectors).
+        self.programs: dict[int, str] = {}
 
     def forget_static(self, pid: int) -> None:
         """Re-read argv and exe (the process exec'd)."""
@@ -173,13 +178,16 @@ class Observer:
         if static is None or static[0] != start:
             static = (start, procfs.cmdline(pid) or [name], procfs.exe(pid) or "")
             self._static[pid] = static
-        return Proc(pid, ppid, name, static[1], static[2], cpu, rss, procfs.socket_fds(pid))
+        proc = Proc(pid, ppid, name, static[1], static[2], cpu, rss, procfs.socket_fds(pid))
+        proc.program = self.programs.get(pid, "")
+        return proc
 
     def _drop(self, pid: int) -> None:
         self._psutil.pop(pid, None)
         self._last_cpu.pop(pid, None)
         self._static.pop(pid, None)
         self.history.pop(pid, None)
+        self.programs.pop(pid, None)
 
     def _fork_rate(self, now: float, count: int) -> float:
         previous, self._last_count = self._last_count, (now, count)

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import os
 import queue
+import re
 import signal
 import socket
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from corral.engine.guard import Guard, new_decision_id
+from corral.engine.guard import Explanation, Guard, new_decision_id
 from corral.model.decisions import Decision, RuleRef, Severity
 from corral.supervision import procfs
 from corral.supervision.config import STEP_ORDER, SupervisionSpec
@@ -33,11 +34,16 @@ from corral.supervision.events import Event
 from corral.supervision.execwatch import ProcEvent, Watcher, open_watcher
 from corral.supervision.fence import OUTER_PARTS, Fence, FenceOptions, Started
 from corral.supervision.gpu import GpuProvider
+from corral.supervision.identify import Identity, KnownBinaries, program_names
 from corral.supervision.observe import Observer, Snapshot
 
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
 DECISION_CACHE = 4096
+TRACKED_MAX = 1 << 16
+# Where the supervisor looks for the known binaries, after its own PATH.
+KNOWN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_APPROVAL_ID = re.compile(r"\bapproval (ap-[0-9a-f]+) is pending")
 T = TypeVar("T")
 Listener = Callable[[Event], None]
 
@@ -53,6 +59,7 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     started: float = 0.0
     ended: float = 0.0
+    unjudged: int = 0  # execs that exited before they could be judged
 
 
 class Supervisor:
@@ -78,8 +85,15 @@ class Supervisor:
         self.watcher: Watcher | None = None
         self.watcher_note: str | None = None
         self.started: Started | None = None
+        # Sensitive programs on this host, to recognise them under another name at exec.
+        search = f"{os.environ.get('PATH', '')}:{KNOWN_PATH}".strip(":")
+        self.known = KnownBinaries(program_names(guard.rules.lists), search)
         self._own: set[int] = {os.getpid()}
-        self._cache: OrderedDict[tuple[tuple[str, ...], str | None], Decision] = OrderedDict()
+        # The agent's processes as the fork events tell them (pid -> parent), so that an exec
+        # that is gone before it can be read is still known to be the agent's.
+        self._tracked: dict[int, int] = {}
+        self._unjudged = 0
+        self._cache: OrderedDict[tuple[tuple[str, ...], str | None], Explanation] = OrderedDict()
         self._judged_conns: set[tuple[int, str, int]] = set()
         self._ladder: dict[str, tuple[int, float]] = {}
         self._level = -1  # highest ladder step taken for the whole agent
@@ -91,6 +105,8 @@ class Supervisor:
         self._done = threading.Event()
         self._sink: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._sink_thread: threading.Thread | None = None
+        self._watcher_stopped = False
         self._t0 = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -100,7 +116,7 @@ class Supervisor:
         self._t0 = time.monotonic()
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         self.fence.prepare()
-        self._start_thread(self._drain, "corral-sink")
+        self._sink_thread = self._start_thread(self._drain, "corral-sink")
         self.watcher, self.watcher_note = open_watcher(self.agent_pids)
         self.watcher.start(self._on_proc_event)  # before launch: the first exec is seen too
         try:
@@ -110,6 +126,8 @@ class Supervisor:
             self.fence.close()
             raise
         self._own |= {self.started.process.pid, self.started.init_pid}
+        for pid in (self.started.process.pid, self.started.init_pid):
+            self._tracked.setdefault(pid, 0)
         self._emit(Event("fence", self._fence_summary(argv)))
         self._start_thread(self._sample_loop, "corral-sample")
 
@@ -128,6 +146,9 @@ class Supervisor:
 
     def _finish(self, code: int) -> Outcome:
         self._done.set()
+        # Everything the watchers decided is recorded before the exit: a kill's response
+        # precedes the exit record in the log, never follows it or goes missing.
+        self._quiesce()
         if self.fence.cgroup is not None:
             self.fence.cgroup.destroy()  # whatever is left of the agent goes with it
         else:
@@ -137,23 +158,36 @@ class Supervisor:
         if self._killed_by is not None:
             exit_code = 128 + signal.SIGKILL
         ended = time.monotonic()
-        self._emit(Event("exit", f"agent ended with status {exit_code}"))
+        summary = f"agent ended with status {exit_code}"
+        if self._unjudged:
+            summary += f"; {self._unjudged} exec(s) exited before they could be judged"
+        self._emit(Event("exit", summary))
         self._shutdown_threads()
-        return Outcome(exit_code, self._killed_by, list(self.events), self._t0, ended)
+        return Outcome(
+            exit_code, self._killed_by, list(self.events), self._t0, ended, self._unjudged
+        )
 
-    def _shutdown_threads(self) -> None:
+    def _quiesce(self) -> None:
+        """Stop the exec watcher and wait for the sampler: nothing is emitted after this."""
         self._done.set()
-        if self.watcher is not None:
+        if self.watcher is not None and not self._watcher_stopped:
+            self._watcher_stopped = True
             self.watcher.stop()
-        self._sink.put(None)
         for thread in self._threads:
-            if thread is not threading.current_thread():
+            if thread is not threading.current_thread() and thread is not self._sink_thread:
                 thread.join(timeout=5)
 
-    def _start_thread(self, target: Callable[[], None], name: str) -> None:
+    def _shutdown_threads(self) -> None:
+        self._quiesce()
+        self._sink.put(None)
+        if self._sink_thread is not None and self._sink_thread is not threading.current_thread():
+            self._sink_thread.join(timeout=5)
+
+    def _start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _fence_summary(self, argv: list[str]) -> str:
         active = sorted(self.fence.active - OUTER_PARTS)
@@ -216,62 +250,145 @@ class Supervisor:
     # -- exec judgement -------------------------------------------------------------------------
 
     def _on_proc_event(self, event: ProcEvent) -> None:
-        if event.kind != "exec" or event.pid in self._own or self._done.is_set():
+        if self._done.is_set():
             return
-        if not self._member(event.pid):
+        if event.kind == "fork":
+            if event.parent in self._tracked:
+                self._track(event.pid, event.parent)
             return
-        argv = procfs.cmdline(event.pid)
+        if event.kind == "exit":
+            self._tracked.pop(event.pid, None)
+            return
+        if event.pid in self._own:
+            return
+        member = self._member(event.pid)
+        argv = procfs.cmdline(event.pid) if member else None
         if argv is None:
+            # Gone (or a zombie) before it could be read: say so rather than drop it.
+            if member or event.pid in self._tracked:
+                self._record_unjudged(event)
             return
+        self._track(event.pid, self._tracked.get(event.pid, 0))
+        self._judge_and_respond(event, argv)
+
+    def _track(self, pid: int, parent: int) -> None:
+        if len(self._tracked) >= TRACKED_MAX:  # exit events were lost: start over
+            self._tracked.clear()
+        self._tracked[pid] = parent
+
+    def _judge_and_respond(self, event: ProcEvent, argv: list[str]) -> None:
         self.observer.forget_static(event.pid)
         cwd = procfs.readlink(f"/proc/{event.pid}/cwd")
-        decision = self._judge_exec(argv, cwd)
-        action = {"kind": "exec", "argv": argv, **({"cwd": cwd} if cwd else {})}
-        if decision.decision == "deny":
-            self._kill_tree(event.pid)
-            latency = _since_kernel(event.mono_ns)
-            self._denied_execs += 1
+        identity = self.known.identify_pid(event.pid)
+        renamed = identity is not None and identity.renamed(argv[0])
+        judged = [identity.name, *argv[1:]] if identity is not None and renamed else argv
+        if identity is not None and renamed:
+            self.observer.programs[event.pid] = identity.name
+        else:
+            self.observer.programs.pop(event.pid, None)
+        decision = self._judge_exec(judged, cwd)
+        evidence = self._identity_evidence(event.pid, argv, identity) if renamed else None
+        if evidence is not None:
+            decision = dataclasses.replace(
+                decision, reason=f"{decision.reason} ({evidence['identified']['note']})"
+            )
+        action = {"kind": "exec", "argv": judged, **({"cwd": cwd} if cwd else {})}
+        shown = " ".join(argv)[:160]
+        if decision.decision == "ask":
+            decision = _ask_fails_closed(decision)
+        if decision.decision != "deny":
             self._emit(
                 Event(
                     "exec",
-                    f"stopped {' '.join(argv)[:160]}",
+                    shown,
                     pid=event.pid,
                     decision=decision,
                     action=action,
-                    step="stop",
-                    latency_ms=latency,
-                    # stamped with the exec's own moment: the timeline orders by it
-                    wall=time.time() - latency / 1000 if latency is not None else time.time(),
+                    evidence=evidence,
                 )
             )
-            limit = self.spec.ladder.denied_execs_kill_agent
-            if limit and self._denied_execs >= limit:
-                self._respond_agent(
-                    "kill",
-                    DENIED_EXECS_RULE,
-                    Severity.high,
-                    f"{self._denied_execs} executions were denied",
-                    snap=None,
-                )
-        else:
-            self._emit(
-                Event("exec", " ".join(argv)[:160], pid=event.pid, decision=decision, action=action)
+            return
+        self._kill_tree(event.pid)
+        latency = _since_kernel(event.mono_ns)
+        self._denied_execs += 1
+        self._emit(
+            Event(
+                "exec",
+                f"stopped {shown}",
+                pid=event.pid,
+                decision=decision,
+                action=action,
+                step="stop",
+                evidence=evidence,
+                latency_ms=latency,
+                # stamped with the exec's own moment: the timeline orders by it
+                wall=time.time() - latency / 1000 if latency is not None else time.time(),
+            )
+        )
+        limit = self.spec.ladder.denied_execs_kill_agent
+        if limit and self._denied_execs >= limit:
+            self._respond_agent(
+                "kill",
+                DENIED_EXECS_RULE,
+                Severity.high,
+                f"{self._denied_execs} executions were denied",
+                snap=None,
             )
 
+    def _identity_evidence(
+        self, pid: int, argv: list[str], identity: Identity | None
+    ) -> dict[str, Any] | None:
+        if identity is None:
+            return None
+        return {
+            "identified": {
+                "argv0": argv[0],
+                "exe": procfs.exe(pid) or "",
+                "program": identity.path,
+                "how": identity.how,
+                "note": identity.note(argv[0]),
+            }
+        }
+
+    def _record_unjudged(self, event: ProcEvent) -> None:
+        """An exec that exited (or was reaped) before its command line could be read."""
+        self._unjudged += 1
+        parent = self._tracked.get(event.pid, 0)
+        comm = procfs.comm(event.pid)
+        known = [f"pid {event.pid}"]
+        if parent:
+            parent_comm = procfs.comm(parent)
+            known.append(f"parent {parent}" + (f" ({parent_comm})" if parent_comm else ""))
+        if comm:
+            known.append(f"comm {comm}")
+        latency = _since_kernel(event.mono_ns)
+        self._emit(
+            Event(
+                "unjudged",
+                f"exec exited before it could be judged: {', '.join(known)}",
+                pid=event.pid,
+                evidence={"unjudged": {"pid": event.pid, "ppid": parent, "comm": comm}},
+                latency_ms=latency,
+            )
+        )
+
     def _judge_exec(self, argv: list[str], cwd: str | None) -> Decision:
+        """Judge one exec. The stateless judgement of a command line is reused (a build runs the
+        same compiler thousands of times), but every exec still goes through the budget ledger
+        and the session: a quarantined session, or a spent budget, must stop a repeat too."""
         key = (tuple(argv), cwd)
-        cached = self._cache.get(key)
-        if cached is not None:
+        judged = self._cache.get(key)
+        if judged is None:
+            action: dict[str, Any] = {"kind": "exec", "argv": argv, "session": self.fence.run_id}
+            if cwd:
+                action["cwd"] = cwd
+            judged = self.guard.judge_alone(action)
+            self._cache[key] = judged
+            if len(self._cache) > DECISION_CACHE:
+                self._cache.popitem(last=False)
+        else:
             self._cache.move_to_end(key)
-            return dataclasses.replace(cached, decision_id=new_decision_id())
-        action: dict[str, Any] = {"kind": "exec", "argv": argv, "session": self.fence.run_id}
-        if cwd:
-            action["cwd"] = cwd
-        decision = self.guard.decide(action)
-        self._cache[key] = decision
-        if len(self._cache) > DECISION_CACHE:
-            self._cache.popitem(last=False)
-        return decision
+        return self.guard.review(judged).decision
 
     # -- sampling, detectors, ladder ------------------------------------------------------------
 
@@ -376,8 +493,31 @@ class Supervisor:
         snap: Snapshot | None,
         finding: Finding | None = None,
     ) -> None:
-        cgroup = self.fence.cgroup
         age_ms = self._behaviour_age(finding)  # before a kill takes the processes away
+        decision = Decision(
+            decision="allow" if step == "alert" else "deny",
+            severity=severity,
+            reason=f"{rule.id} {reason}; response: {step}",
+            policy=self.guard.policy.name,
+            decision_id=new_decision_id(),
+            rules=[rule],
+            session=self.fence.run_id,
+        )
+        # Recorded before acting: the agent's exit (which the kill causes) comes after it.
+        self._emit(
+            Event(
+                "response",
+                f"{step}: {reason}",
+                decision=decision,
+                step=step,
+                evidence=self._evidence(snap, finding),
+                latency_ms=age_ms,
+            )
+        )
+        self._act(step, rule, severity, reason)
+
+    def _act(self, step: str, rule: RuleRef, severity: Severity, reason: str) -> None:
+        cgroup = self.fence.cgroup
         if step == "throttle" and cgroup is not None:
             cgroup.set_cpu(self.spec.ladder.throttle_cores)
         elif step == "freeze":
@@ -389,25 +529,6 @@ class Supervisor:
             self.kill_agent(f"{rule.id} {reason}")
         if step != "alert":
             self._level = max(self._level, STEP_ORDER[step])
-        decision = Decision(
-            decision="allow" if step == "alert" else "deny",
-            severity=severity,
-            reason=f"{rule.id} {reason}; response: {step}",
-            policy=self.guard.policy.name,
-            decision_id=new_decision_id(),
-            rules=[rule],
-            session=self.fence.run_id,
-        )
-        self._emit(
-            Event(
-                "response",
-                f"{step}: {reason}",
-                decision=decision,
-                step=step,
-                evidence=self._evidence(snap, finding),
-                latency_ms=age_ms,
-            )
-        )
 
     def _evidence(self, snap: Snapshot | None, finding: Finding | None) -> dict[str, Any]:
         if snap is None:
@@ -513,3 +634,18 @@ def _start_time(pid: int) -> float:
     text = procfs.read_text(f"/proc/{pid}/stat") or ""
     fields = text[text.rfind(")") + 2 :].split()
     return _boot_time() + int(fields[19]) / _CLK_TCK
+
+
+def _ask_fails_closed(decision: Decision) -> Decision:
+    """An ``ask`` at exec: nobody can answer while the process runs, so it is stopped. When the
+    ledger opened an approval, its id is named; the agent's retry after approval is allowed."""
+    found = _APPROVAL_ID.search(decision.reason)
+    how = (
+        f"approval {found.group(1)} is pending; after `corral approvals approve "
+        f"{found.group(1)}` the agent's retry runs"
+        if found
+        else "a person's approval is needed and nobody can answer at exec time"
+    )
+    return dataclasses.replace(
+        decision, decision="deny", reason=f"stopped until approved ({how}): {decision.reason}"
+    )
