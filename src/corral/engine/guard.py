@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +67,20 @@ class Guard:
         return self.explain(action, line=line).decision
 
     def explain(self, action: Any, *, line: int | None = None) -> Explanation:
-        explanation = self._explain(action, line)
+        return self.review(self.judge_alone(action, line=line), line=line)
+
+    def judge_alone(self, action: Any, *, line: int | None = None) -> Explanation:
+        """The stateless judgement only: the same action always gets the same verdict, so a
+        caller that sees many identical actions (the supervisor's exec watcher) may reuse it,
+        as long as every use goes through :meth:`review`."""
+        return self._explain(action, line)
+
+    def review(self, judged: Explanation, *, line: int | None = None) -> Explanation:
+        """Apply the budget ledger and the session to a stateless judgement (a fresh copy of it
+        with a new decision id: the judgement itself may be reused)."""
+        explanation = dataclasses.replace(
+            judged, decision=dataclasses.replace(judged.decision, decision_id=new_decision_id())
+        )
         parsed = explanation.action
         if parsed is None or (self.sessions is None and self.ledger is None):
             return explanation
