@@ -717,3 +717,42 @@ def default_redactor() -> Redactor:
     if _DEFAULT is None:
         _DEFAULT = Redactor()
     return _DEFAULT
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment variables
+# ---------------------------------------------------------------------------------------------
+
+# Shorter values under secret names are flags ("true", "1"), not secrets.
+MIN_NAMED_SECRET = 6
+# git's GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n pairs: the KEY names a config key (http.proxy), so
+# its name says nothing; a VALUE can hold anything, so only its shape counts.
+_GIT_CONFIG_KEY = re.compile(r"GIT_CONFIG_KEY_\d+")
+_GIT_CONFIG_VALUE = re.compile(r"GIT_CONFIG_VALUE_\d+")
+
+
+class SecretVariable(NamedTuple):
+    """Why an environment variable holds a credential: the key shapes its value has, and the
+    kind of secret its name marks (None when only the value gave it away)."""
+
+    shapes: tuple[str, ...]
+    named: str | None
+
+
+def secret_variable(name: str, value: str) -> SecretVariable | None:
+    """Whether ``name=value`` in an environment carries a credential, by name or value shape.
+
+    The one judgement shared by ``corral audit`` (which reports such variables) and the fence
+    of ``corral run`` (which removes them before the agent starts), so that what the audit calls
+    a secret is exactly what the fence keeps from the agent.
+    """
+    if not value or _GIT_CONFIG_KEY.fullmatch(name):
+        return None
+    shapes = tuple(sorted(set(default_redactor().redact_text(value)[1])))
+    named = None if _GIT_CONFIG_VALUE.fullmatch(name) else secret_name_kind(name)
+    looks_like_path = value.startswith(("/", "~", "./"))
+    if named is not None and (len(value) < MIN_NAMED_SECRET or looks_like_path) and not shapes:
+        named = None
+    if not shapes and named is None:
+        return None
+    return SecretVariable(shapes, named)

@@ -78,6 +78,29 @@ class NotAFile(OSError):
     """A path that is there but is not a regular file (FIFO, socket, device, directory)."""
 
 
+class Hidden(FileNotFoundError):
+    """A file hidden behind a placeholder: to the agent it is as good as absent."""
+
+
+# Linux's null device is always character device 1:3 (Documentation/admin-guide/devices.txt).
+_NULL_DEVICE = os.makedev(1, 3)
+
+
+def is_placeholder(info: os.stat_result) -> bool:
+    """Whether a file is the null device standing in for something hidden, as ``corral run``
+    (and container runtimes) hide files: /dev/null bind-mounted over them. Reads give nothing
+    and writes go nowhere, so the file is neither readable nor writable in any sense that
+    matters."""
+    return stat.S_ISCHR(info.st_mode) and info.st_rdev == _NULL_DEVICE
+
+
+def placeholder(path: Path | str) -> bool:
+    try:
+        return is_placeholder(os.stat(path))
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """The first bytes of a readable regular file, and its full size."""
@@ -107,12 +130,15 @@ def read_head(path: Path, limit: int = HEAD_BYTES) -> Head:
     """Open ``path`` like the agent would and read at most ``limit`` bytes.
 
     Raises PermissionError when the current user cannot read it (the answer, not a failure),
-    FileNotFoundError when it is absent or a dangling link, and NotAFile otherwise.
+    FileNotFoundError when it is absent, a dangling link or hidden behind a placeholder
+    (:class:`Hidden`), and NotAFile otherwise.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     fd = os.open(path, flags)
     try:
         info = os.fstat(fd)
+        if is_placeholder(info):
+            raise Hidden(errno.ENOENT, "hidden behind /dev/null")
         if not stat.S_ISREG(info.st_mode):
             kind = _TYPE_NAMES.get(stat.S_IFMT(info.st_mode), "not a regular file")
             raise NotAFile(errno.EINVAL, f"is {kind}, not a regular file")
@@ -133,12 +159,13 @@ def dangling(path: Path) -> str | None:
 
 def writable(path: Path) -> bool:
     # The audit runs with real == effective ids (--as-user sets both), so access() answers for
-    # the user the agent runs as.
-    return os.access(path, os.W_OK)
+    # the user the agent runs as. A device node is writable even on a read-only mount, but
+    # writing to a /dev/null placeholder changes nothing.
+    return os.access(path, os.W_OK) and not placeholder(path)
 
 
 def readable(path: Path) -> bool:
-    return os.access(path, os.R_OK)
+    return os.access(path, os.R_OK) and not placeholder(path)
 
 
 def creatable(path: Path) -> bool:

@@ -58,8 +58,18 @@ def check_state_access(cfg: AuditConfig, out: Out) -> None:
                 *([str(changeable)] if changeable != place else []),
                 detail="the agent can change Corral's state or decision log",
             )
-        elif readable(place):
+        elif readable(place) and not _empty_directory(place):
             out.add("CR-AUD-063", str(place), detail="the agent can read Corral's state")
+
+
+def _empty_directory(path: Path) -> bool:
+    """An empty directory the agent cannot change (checked before) holds no state to read: it is
+    what a fence leaves in place of a hidden one (a read-only tmpfs or an empty bind)."""
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def check_program_files(cfg: AuditConfig, out: Out) -> None:

@@ -26,7 +26,7 @@ from corral.audit.checks.base import (
     read_head,
 )
 from corral.audit.config import AuditConfig
-from corral.sinks.redact import default_redactor, secret_name_kind
+from corral.sinks.redact import default_redactor, secret_name_kind, secret_variable
 
 # Variables whose names say "payment" or "billing": a key there can spend money directly.
 _PAYMENT_NAME = re.compile(
@@ -34,7 +34,6 @@ _PAYMENT_NAME = re.compile(
     r"billing|payment|coinbase|wise_api"
 )
 _LIVE_PAYMENT = re.compile(r"^(?:sk|rk)_live_")
-_MIN_NAMED_SECRET = 6  # shorter values under secret names are flags ("true", "1"), not secrets
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,15 +48,10 @@ def check_env_secrets(cfg: AuditConfig, out: Out) -> None:
 
 def classify_variable(name: str, value: str, out: Out) -> None:
     """Report ``name`` if its name or value marks it as a secret; the value is never kept."""
-    if not value:
+    secret = secret_variable(name, value)
+    if secret is None:
         return
-    shapes = sorted(set(default_redactor().redact_text(value)[1]))
-    named = secret_name_kind(name)
-    looks_like_path = value.startswith(("/", "~", "./"))
-    if named is not None and (len(value) < _MIN_NAMED_SECRET or looks_like_path) and not shapes:
-        named = None
-    if not shapes and named is None:
-        return
+    shapes, named = list(secret.shapes), secret.named
     evidence = f"env:{name}"
     if "stripe-key" in shapes or _PAYMENT_NAME.search(name):
         live = bool(_LIVE_PAYMENT.match(value))

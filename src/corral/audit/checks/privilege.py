@@ -3,6 +3,7 @@ it could plant code that someone else runs."""
 
 from __future__ import annotations
 
+import ctypes
 import grp
 import os
 import pwd
@@ -11,6 +12,7 @@ import shutil
 import stat
 import struct
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def group_names() -> dict[int, str]:
 def check_identity(cfg: AuditConfig, out: Out) -> None:
     uid = os.getuid()
     if uid == 0 or os.geteuid() == 0:
-        out.add("CR-AUD-030", f"uid={uid}({user_name(uid)})", detail="the agent would be root")
+        _root(cfg, uid, out)
     for gid, name in sorted(group_names().items()):
         if name == "root" and uid == 0:
             continue  # root's own group adds nothing to being root
@@ -61,6 +63,32 @@ def check_identity(cfg: AuditConfig, out: Out) -> None:
             out.add(
                 "CR-AUD-031", f"group {name} (gid {gid})", detail=f"{name} opens logs or devices"
             )
+
+
+def _root(cfg: AuditConfig, uid: int, out: Out) -> None:
+    if _powerless(cfg):
+        # Root in name only (as inside corral run): what is left is owning root's files where a
+        # mount is writable, and being the owner kernel checks that skip capabilities look for.
+        out.add(
+            "CR-AUD-030",
+            "uid 0 without capabilities",
+            severity="low",
+            detail="uid 0, but every capability set is empty and no_new_privs is set",
+        )
+        return
+    out.add("CR-AUD-030", f"uid={uid}({user_name(uid)})", detail="the agent would be root")
+
+
+def _powerless(cfg: AuditConfig) -> bool:
+    """Every capability set empty (none can come back: the bounding set is empty too) and
+    no_new_privs set (setuid programs and file capabilities give nothing)."""
+    try:
+        status = proc_status(cfg)
+    except OSError:
+        return False
+    masks = [status.get(field) for field in ("CapEff", "CapPrm", "CapBnd", "CapAmb")]
+    empty = all(mask is not None and not mask.strip("0") for mask in masks)
+    return empty and status.get("NoNewPrivs") == "1"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,6 +620,8 @@ def check_ptrace(cfg: AuditConfig, out: Out) -> None:
     except (OSError, ValueError) as exc:
         out.could_not(str(path), exc if isinstance(exc, OSError) else "not a number")
         return
+    if not syscall_allowed(_traceme):
+        return  # ptrace itself is refused (a seccomp filter): nothing can be traced
     uid, me = os.getuid(), os.getpid()
     privileged = uid == 0 or "sys_ptrace" in capability_names(
         int(proc_status(cfg).get("CapEff", "0"), 16)
@@ -656,6 +686,8 @@ def _user_namespaces(cfg: AuditConfig, out: Out) -> None:
     restricted = _sysctl(cfg, "sys/kernel/apparmor_restrict_unprivileged_userns")
     if clone == 0 or restricted == 1:
         return
+    if not syscall_allowed(_new_user_namespace):
+        return  # the sysctls allow it, but this process may not (a seccomp filter, a chroot)
     out.add(
         "CR-AUD-042",
         f"user.max_user_namespaces={limit}",
@@ -668,3 +700,39 @@ def _sysctl(cfg: AuditConfig, relative: str) -> int | None:
         return int(read_head(cfg.proc / relative, 32).text.strip())
     except (OSError, ValueError):
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes: what the kernel lets this process do, tried for real in a throw-away child
+# ---------------------------------------------------------------------------------------------
+
+_PTRACE_TRACEME = 0
+_CLONE_NEWUSER = 0x10000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _traceme() -> int:
+    return int(_libc.ptrace(_PTRACE_TRACEME, 0, None, None))
+
+
+def _new_user_namespace() -> int:
+    return int(_libc.unshare(_CLONE_NEWUSER))
+
+
+def syscall_allowed(call: Callable[[], int]) -> bool:
+    """Whether ``call`` (a libc call returning 0 on success) succeeds in a forked child.
+
+    Settings (sysctls, Yama) say what the kernel allows in general; a seccomp filter, a chroot or
+    a missing capability can still refuse this process, and only trying tells. The child does
+    nothing but the call and ``_exit``, so forking from a thread is safe; what the call changes
+    (a new namespace, being traced by this process) ends with the child.
+    """
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            code = 0 if call() == 0 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
