@@ -18,7 +18,7 @@ from proxy_support import file_server, running_proxy, tcp_port, write_policy
 
 from corral.proxy import ProxyService
 
-IDLE_CONNECTIONS = 2000
+IDLE_CONNECTIONS = 10_000
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +136,15 @@ def test_thousands_of_idle_connections_leave_other_sessions_alone(proxy: tuple, 
         assert _fetch(agent, site).endswith(b"still serving\n")
         proxy_state = service.proxy
         assert proxy_state is not None
-        held = proxy_state.sessions["hostile"].connections
-        assert held <= proxy_state.limits.max_session_connections
-        assert proxy_state.counters.shed >= len(idle) - held
+        cap = proxy_state.limits.max_session_connections
+        assert proxy_state.sessions["hostile"].connections <= cap
+        # The proxy sheds asynchronously, and held connections that time out make room for
+        # others: so the bulk, not every single one, must have been shed rather than held.
+        deadline = time.monotonic() + 15
+        while proxy_state.counters.shed < len(idle) * 9 // 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proxy_state.counters.shed >= len(idle) * 9 // 10
+        assert proxy_state.sessions["hostile"].connections <= cap
         assert _rss_kib() - before < 64 * 1024
     finally:
         for sock in idle:
