@@ -119,6 +119,24 @@ class Bind:
     writable: bool = False
 
 
+def runtime_binds() -> list[Bind]:
+    """Corral's own interpreter, environment and code, read-only, where they live under a
+    scratch directory the agent gets a private copy of (a checkout in /tmp): without them the
+    agent could not run the Python it was started with, nor Corral's own tools."""
+    package_root = Path(stage2.__file__).resolve().parents[2]  # src/ or site-packages/
+    candidates = {
+        sys.prefix,
+        sys.base_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        str(package_root),
+    }
+    return [
+        Bind(path, path)
+        for path in sorted(candidates)
+        if os.path.isdir(path) and any(path == s or path.startswith(s + "/") for s in SCRATCH)
+    ]
+
+
 @dataclass(slots=True)
 class SandboxAdditions:
     """What another component adds to the agent's sandbox (the egress proxy, for one)."""
@@ -249,7 +267,7 @@ class Fence:
                 "tmpfs": list(SCRATCH),
                 "binds": [
                     {"src": b.source, "dst": b.target, "rw": b.writable}
-                    for b in [*self.options.binds, *self.additions.binds]
+                    for b in [*self.options.binds, *self.additions.binds, *runtime_binds()]
                 ],
                 "hide": self.hidden_paths(),
             },
