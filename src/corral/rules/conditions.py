@@ -21,7 +21,7 @@ from typing import Any
 
 from corral.analysis.facts import Analysis, Command, FileAccess, NetTarget
 from corral.analysis.tools import base_name
-from corral.util.literals import literals_of_trees, parse_regex
+from corral.util.literals import globs_literals, literals_of_trees, parse_regex
 from corral.util.yamlfile import LineDict, SourceError
 
 Predicate = Callable[[Analysis], str | None]
@@ -403,12 +403,22 @@ def _command(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
             )
         )
         programs = exact if wild_re is None else None
+        wild_literals = globs_literals(wild) if wild else None
     for key, test in _command_field_tests(compiler, spec, field, needs):
         del key
         tests.append(test)
-    return _exists(
+    compiled = _exists(
         lambda a: a.commands, tests, describe_command, programs, facet="commands", needs=needs
     )
+    if programs is None and "program" in spec and wild_literals:
+        # Program globs ("[Xx][Mm][Rr]ig*") still have a fixed piece that the command's argv[0]
+        # must contain: index by it, and by the exact names, instead of running for every command.
+        facets = frozenset({"commands"})
+        triggers = [Trigger(None, facets, (*needs, wild_literals))]
+        if exact:
+            triggers.insert(0, Trigger(exact, facets, tuple(needs)))
+        compiled = Compiled(compiled.test, tuple(triggers))
+    return compiled
 
 
 def _command_field_tests(
@@ -645,6 +655,9 @@ def _file(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     if "path" in spec:
         path_re = compiler.globs(spec["path"], f"{field}.path", ignore_case=False)
         tests.append(lambda f: path_re.match(f.path) is not None)
+        path_literals = globs_literals(compiler.strings(spec["path"], f"{field}.path"))
+        if path_literals:
+            needs.append(path_literals)  # every matching path contains one of these pieces
     if "not_path" in spec:
         npath_re = compiler.globs(spec["not_path"], f"{field}.not_path", ignore_case=False)
         tests.append(lambda f: npath_re.match(f.path) is None)

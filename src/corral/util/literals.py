@@ -102,3 +102,44 @@ def literals_of_all(patterns: list[str]) -> frozenset[str] | None:
             return None
         found |= lits
     return frozenset(found)
+
+
+def glob_literal(glob: str) -> str | None:
+    """The longest fixed piece (case-folded, at least MIN_LITERAL long) of an fnmatch glob.
+
+    A character class whose members are one letter in either case (``[Xx]``) counts as that
+    letter; ``*``, ``?`` and any other class end a piece.
+    """
+    best = ""
+    run: list[str] = []
+    index = 0
+    while index < len(glob):
+        char = glob[index]
+        if char == "[":
+            end = glob.find("]", index + 2)
+            members = {m.casefold() for m in glob[index + 1 : end]} if end != -1 else set()
+            if end != -1 and len(members) == 1 and glob[index + 1] not in "!^":
+                run.append(members.pop())
+                index = end + 1
+                continue
+            char = "*"  # any other class (or a lone "[") is a wildcard for our purpose
+            index = len(glob) if end == -1 else end
+        if char in "*?":
+            best = max(best, "".join(run), key=len)
+            run.clear()
+        else:
+            run.append(char.casefold())
+        index += 1
+    best = max(best, "".join(run), key=len)
+    return best if len(best) >= MIN_LITERAL else None
+
+
+def globs_literals(globs: list[str]) -> frozenset[str] | None:
+    """For a list of alternative globs: a literal of each, or None if any has none."""
+    found: set[str] = set()
+    for glob in globs:
+        literal = glob_literal(glob)
+        if literal is None:
+            return None
+        found.add(literal)
+    return frozenset(found)
