@@ -121,6 +121,10 @@ def present_facets(a: Analysis) -> frozenset[str]:
     for name in ("http", "spend", "tool"):
         if getattr(a, name) is not None:
             names.append(name)
+    if any(c.unresolved for c in a.commands):
+        names.append("unresolved")
+    if any(c.redirects for c in a.commands):
+        names.append("redirects")
     return frozenset(names)
 
 
@@ -410,15 +414,32 @@ def _command(compiler: ConditionCompiler, raw: Any, field: str) -> Compiled:
     compiled = _exists(
         lambda a: a.commands, tests, describe_command, programs, facet="commands", needs=needs
     )
+    extra = _command_facets(spec)
+    if extra:
+        compiled = Compiled(
+            compiled.test,
+            tuple(Trigger(t.programs, t.facets | extra, t.literals) for t in compiled.triggers),
+        )
     if programs is None and "program" in spec and wild_literals:
         # Program globs ("[Xx][Mm][Rr]ig*") still have a fixed piece that the command's argv[0]
         # must contain: index by it, and by the exact names, instead of running for every command.
-        facets = frozenset({"commands"})
+        facets = frozenset({"commands"}) | extra
         triggers = [Trigger(None, facets, (*needs, wild_literals))]
         if exact:
             triggers.insert(0, Trigger(exact, facets, tuple(needs)))
         compiled = Compiled(compiled.test, tuple(triggers))
     return compiled
+
+
+def _command_facets(spec: Mapping[str, Any]) -> frozenset[str]:
+    """Facets a command block needs beyond ``commands``: a block that asks for an unresolved
+    command or a redirection cannot match an action that has none."""
+    extra = set()
+    if spec.get("unresolved") is True:
+        extra.add("unresolved")
+    if "redirect" in spec:
+        extra.add("redirects")
+    return frozenset(extra)
 
 
 def _command_field_tests(
@@ -459,7 +480,7 @@ def _command_field_tests(
         via_re = compiler.globs(spec["via"], f"{field}.via", ignore_case=True)
         yield "via", lambda c: any(via_re.match(v) for v in c.via)
     if "redirect" in spec:
-        yield "redirect", _redirect_test(compiler, spec["redirect"], f"{field}.redirect")
+        yield "redirect", _redirect_test(compiler, spec["redirect"], f"{field}.redirect", needs)
     if "env" in spec:
         names = frozenset(compiler.strings(spec["env"], f"{field}.env"))
         yield "env", lambda c: not names.isdisjoint(c.env)
@@ -528,8 +549,14 @@ def _contains_in_order(words: list[str], phrase: tuple[str, ...]) -> bool:
     return any(tuple(words[i : i + n]) == phrase for i in range(min(len(words) - n + 1, 4)))
 
 
-def _redirect_test(compiler: ConditionCompiler, raw: Any, field: str) -> ItemTest:
+def _redirect_test(
+    compiler: ConditionCompiler, raw: Any, field: str, needs: list[frozenset[str]]
+) -> ItemTest:
     spec = _block(raw, field, {"op", "target"})
+    if "target" in spec:
+        literals = globs_literals(compiler.strings(spec["target"], f"{field}.target"))
+        if literals:
+            needs.append(literals)  # redirection targets are part of the searched text
     ops = frozenset(compiler.strings(spec["op"], f"{field}.op")) if "op" in spec else None
     target = (
         compiler.globs(spec["target"], f"{field}.target", ignore_case=False)
