@@ -67,7 +67,10 @@ class Guard:
         return self.explain(action, line=line).decision
 
     def explain(self, action: Any, *, line: int | None = None) -> Explanation:
-        return self.review(self.judge_alone(action, line=line), line=line)
+        judged = self.judge_alone(action, line=line)
+        if self.sessions is None and self.ledger is None:
+            return judged  # nothing to add, and the judgement is not kept: no copy needed
+        return self.review(judged, line=line)
 
     def judge_alone(self, action: Any, *, line: int | None = None) -> Explanation:
         """The stateless judgement only: the same action always gets the same verdict, so a

@@ -139,25 +139,28 @@ class LazyPattern:
     Each action only runs the handful of rules the index picks, so a short-lived process (a
     coding-agent hook, `corral run`) would spend most of its start-up compiling patterns it never
     uses. Patterns are still parsed at load time, so a broken one is an error with its file and
-    line; the compiled form is the same whichever thread gets there first.
+    line. After the first use ``search`` and ``match`` are the compiled pattern's own methods
+    (no wrapper on the hot path); the compiled form is the same whichever thread gets there first.
     """
 
-    __slots__ = ("_compiled", "flags", "pattern")
+    __slots__ = ("flags", "match", "pattern", "search")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
         self.flags = flags
-        self._compiled: re.Pattern[str] | None = None
+        self.search: Callable[[str], re.Match[str] | None] = self._search_first
+        self.match: Callable[[str], re.Match[str] | None] = self._match_first
 
     def compiled(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
-        return self._compiled
+        compiled = re.compile(self.pattern, self.flags)
+        self.search = compiled.search
+        self.match = compiled.match
+        return compiled
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def _search_first(self, text: str) -> re.Match[str] | None:
         return self.compiled().search(text)
 
-    def match(self, text: str) -> re.Match[str] | None:
+    def _match_first(self, text: str) -> re.Match[str] | None:
         return self.compiled().match(text)
 
 
