@@ -15,7 +15,7 @@ from typing import Any, SupportsFloat
 
 import gymnasium
 
-from corral.rl.rollout import RolloutGuard, StepJudgement
+from corral.rl.rollout import RolloutGuard, StepJudgement, judged_step
 
 
 class CorralWrapper(gymnasium.Wrapper[Any, Any, Any, Any]):
@@ -51,20 +51,10 @@ class CorralWrapper(gymnasium.Wrapper[Any, Any, Any, Any]):
         contract_action = self.action_of(action)
         if contract_action is None:  # touches nothing outside the environment
             return self.env.step(action)
-        judgement = self.judge.judge(self.episode, contract_action)
-        info: dict[str, Any] = {"corral": judgement.record.to_dict()}
-        if not judgement.allowed:
-            observation = (
-                self.blocked_observation(judgement)
-                if self.blocked_observation
-                else judgement.observation()
-            )
-            return observation, -judgement.penalty, self.end_on_block, False, info
-        observation, reward, terminated, truncated, env_info = self.env.step(action)
-        return (
-            observation,
-            float(reward) - judgement.penalty,
-            terminated,
-            truncated,
-            {**env_info, **info},
+        return judged_step(
+            self.judge.judge(self.episode, contract_action),
+            lambda: self.env.step(action),
+            {},  # not "episode": RecordEpisodeStatistics owns that key; the record has it
+            blocked_observation=self.blocked_observation,
+            end_on_block=self.end_on_block,
         )

@@ -138,6 +138,33 @@ def guard_tool(
     return wrapped
 
 
+def judged_step(
+    judgement: StepJudgement,
+    run_step: Callable[[], tuple[Any, Any, bool, bool, dict[str, Any]]],
+    info: dict[str, Any],
+    *,
+    blocked_observation: Callable[[StepJudgement], Any] | None,
+    end_on_block: bool,
+) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    """One environment step after its judgement: a blocked step never runs and returns the
+    explanation (or ``blocked_observation``) and the penalty; an allowed one runs, its reward
+    less any penalty. The step record goes under ``info["corral"]``."""
+    info = {**info, "corral": judgement.record.to_dict()}
+    if not judgement.allowed:
+        observation = (
+            blocked_observation(judgement) if blocked_observation else judgement.observation()
+        )
+        return observation, -judgement.penalty, end_on_block, False, info
+    observation, reward, terminated, truncated, env_info = run_step()
+    return (
+        observation,
+        float(reward) - judgement.penalty,
+        terminated,
+        truncated,
+        {**env_info, **info},
+    )
+
+
 class GuardedEnv(Generic[ActT, ObsT]):
     """A Gymnasium-style environment whose ``step`` is judged first.
 
@@ -178,22 +205,12 @@ class GuardedEnv(Generic[ActT, ObsT]):
         contract_action = self.action_of(action)
         if contract_action is None:
             return self.env.step(action)  # type: ignore[no-any-return]
-        judgement = self.judge.judge(self.episode, contract_action)
-        info: dict[str, Any] = {"episode": self.episode, "corral": judgement.record.to_dict()}
-        if not judgement.allowed:
-            observation = (
-                self.blocked_observation(judgement)
-                if self.blocked_observation
-                else judgement.observation()
-            )
-            return observation, -judgement.penalty, self.end_on_block, False, info
-        observation, reward, terminated, truncated, env_info = self.env.step(action)
-        return (
-            observation,
-            float(reward) - judgement.penalty,
-            terminated,
-            truncated,
-            {**env_info, **info},
+        return judged_step(
+            self.judge.judge(self.episode, contract_action),
+            lambda: self.env.step(action),
+            {"episode": self.episode},
+            blocked_observation=self.blocked_observation,
+            end_on_block=self.end_on_block,
         )
 
     def finish(self, out: IO[str] | Path | None = None) -> EpisodeVerdict:
