@@ -7,8 +7,8 @@ import pwd
 from pathlib import Path
 
 import pytest
+from audit_support import Planted
 
-from conftest import Planted
 from corral.audit import AuditConfig, AuditError, run_audit
 from corral.audit.model import Report
 

@@ -6,7 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import SECRETS, Planted
+from audit_support import SECRETS, Planted
+
 from corral.audit.config import Endpoint
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Planted
+from audit_support import Planted
+
 from corral.audit import run_audit
 from corral.audit.model import Report
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_support import SECRETS, Planted
 
-from conftest import SECRETS, Planted
 from corral.audit import AuditConfig, run_audit
 from corral.supervision.cgroups import Limits
 from corral.supervision.fence import Fence, FenceOptions, SandboxAdditions, merge_env, scrub_env

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from conftest import HTML_VARIABLE, Planted
+from audit_support import HTML_VARIABLE, Planted
+
 from corral.audit import Finding, Report, run_audit
 from corral.audit.config import Endpoint
 

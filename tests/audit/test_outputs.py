@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from audit_support import HTML_VARIABLE, SECRETS, Planted
 from rich.console import Console
 
-from conftest import HTML_VARIABLE, SECRETS, Planted
 from corral.audit import Report, compare, run_audit, summary_line
 from corral.audit.catalog import KINDS
 from corral.audit.config import Endpoint

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import needs_root
+from supervision_support import needs_root
 
 pytestmark = needs_root
 

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from supervision_support import PY, needs_root, processes_with, wait_for
 
-from conftest import PY, needs_root, processes_with, wait_for
 from corral.demo.servers import StratumPool
 from corral.supervision.cgroups import Limits
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from supervision_support import needs_root, processes_with
 
-from conftest import needs_root, processes_with
 from corral.sinks import verify
 
 pytestmark = needs_root

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from supervision_support import Run, fast_spec, needs_root, wait_for
 
-from conftest import Run, fast_spec, needs_root, wait_for
 from corral.integrations.guard_factory import close_state, make_guard
 from corral.ledger.open import DEFAULT_FILE, open_ledger
 from corral.sinks import DecisionLog

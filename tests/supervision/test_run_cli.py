@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import needs_root
+from supervision_support import needs_root
 
 pytestmark = needs_root
 

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from supervision_support import needs_root
 
-from conftest import needs_root
 from corral import Guard
 from corral.supervision.fence import merge_env
 from corral.util.yamlfile import SourceError

@@ -29,8 +29,8 @@ from ssh_fixtures import (
     listening,
     private_sshd,
 )
+from supervision_support import Run, needs_root, processes_with, wait_for
 
-from conftest import Run, needs_root, processes_with, wait_for
 from corral.supervision.supervisor import Outcome
 
 pytestmark = needs_root
