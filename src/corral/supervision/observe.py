@@ -19,6 +19,9 @@ from corral.supervision.procfs import Connection
 HISTORY_S = 10.0
 
 
+DEMAND_FROM = 0.2  # cores: below this a process is not a saturation suspect
+
+
 @dataclass(slots=True)
 class Proc:
     pid: int
@@ -31,6 +34,9 @@ class Proc:
     sockets: dict[int, int] = field(default_factory=dict)  # fd -> inode
     gpu: GpuUse | None = None
     program: str = ""  # the known program its executable is, when argv[0] hides it ("ssh")
+    # Cores it wanted: running plus waiting for a CPU (from the scheduler's own accounting).
+    # On a busy machine a miner gets less than a core but still wants one, all the time.
+    demand: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -118,6 +124,7 @@ class Observer:
         self.gpu = gpu
         self._psutil: dict[int, psutil.Process] = {}
         self._last_cpu: dict[int, tuple[float, float]] = {}  # pid -> (mono, cpu seconds)
+        self._last_demand: dict[int, tuple[float, int]] = {}  # pid -> (mono, run+wait ns)
         self._static: dict[int, tuple[float, list[str], str]] = {}  # pid -> (start, argv, exe)
         self._first_seen: dict[int, float] = {}
         self.history: dict[int, deque[tuple[float, float, float]]] = {}  # pid -> (t, tree cpu, gpu)
@@ -180,11 +187,28 @@ class Observer:
             self._static[pid] = static
         proc = Proc(pid, ppid, name, static[1], static[2], cpu, rss, procfs.socket_fds(pid))
         proc.program = self.programs.get(pid, "")
+        proc.demand = self._demand(pid, now, cpu)
         return proc
+
+    def _demand(self, pid: int, now: float, cpu: float) -> float:
+        """Cores the process wanted over the last interval; only read for busy processes (it
+        costs a read per thread), and never less than what it actually got."""
+        if cpu < DEMAND_FROM:
+            self._last_demand.pop(pid, None)
+            return cpu
+        total = procfs.sched_demand_ns(pid)
+        if total is None:
+            return cpu
+        previous = self._last_demand.get(pid)
+        self._last_demand[pid] = (now, total)
+        if previous is None or now <= previous[0]:
+            return cpu
+        return max(cpu, (total - previous[1]) / 1e9 / (now - previous[0]))
 
     def _drop(self, pid: int) -> None:
         self._psutil.pop(pid, None)
         self._last_cpu.pop(pid, None)
+        self._last_demand.pop(pid, None)
         self._static.pop(pid, None)
         self.history.pop(pid, None)
         self.programs.pop(pid, None)
@@ -203,7 +227,7 @@ class Observer:
             if pid in totals:
                 return totals[pid]
             proc = snap.procs[pid]
-            cpu, gpu = proc.cpu, proc.gpu.sm_percent if proc.gpu else 0.0
+            cpu, gpu = max(proc.cpu, proc.demand), proc.gpu.sm_percent if proc.gpu else 0.0
             if depth < 64:
                 for child in kids.get(pid, []):
                     sub = total(child, depth + 1)
@@ -234,6 +258,6 @@ class Observer:
 
     def samples(self, pid: int) -> list[dict[str, float]]:
         return [
-            {"t": round(t, 3), "tree_cpu_cores": round(c, 3), "gpu_sm": g}
+            {"t": round(t, 3), "tree_cpu_cores_wanted": round(c, 3), "gpu_sm": g}
             for t, c, g in self.history.get(pid, ())
         ][-12:]

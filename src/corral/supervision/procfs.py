@@ -72,6 +72,26 @@ def readlink(path: str) -> str | None:
         return None
 
 
+def sched_demand_ns(pid: int) -> int | None:
+    """Nanoseconds the process's threads ran plus waited for a CPU (``/proc/PID/task/*/
+    schedstat``), or None when the kernel does not say."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks[:_MAX_TASKS]:
+        text = read_text(f"/proc/{pid}/task/{task}/schedstat")
+        fields = text.split() if text else []
+        if len(fields) < 2 or not (fields[0].isdigit() and fields[1].isdigit()):
+            continue
+        total += int(fields[0]) + int(fields[1])
+    return total or None
+
+
+_MAX_TASKS = 256  # threads read per process and sample: a miner has a few dozen at most
+
+
 def exe(pid: int) -> str | None:
     return readlink(f"/proc/{pid}/exe")
 
