@@ -38,6 +38,19 @@ def test_internal_error_denies_with_error() -> None:
     assert decision.id == 7
 
 
+@pytest.mark.parametrize(("sent", "echoed"), [("a-1", "a-1"), (7, 7), (True, None), ([1], None)])
+def test_internal_error_decision_for_callers(sent: Any, echoed: Any) -> None:
+    """What a caller above the engine (the API) answers when judging itself broke."""
+    guard = Guard("permissive")
+    decision = guard.internal_error(sent, RuntimeError("store gone"), line=3)
+    assert decision.decision == "deny"
+    assert decision.id == echoed
+    assert decision.error == "internal error: RuntimeError: store gone"
+    assert decision.reason.startswith("internal error: denied because Corral could not judge it")
+    assert decision.line == 3
+    assert decision.policy == "permissive"
+
+
 def test_monitor_mode_still_denies_internal_errors(tmp_path: Any) -> None:
     path = tmp_path / "m.yaml"
     path.write_text("name: m\nextends: permissive\nmode: monitor\n")

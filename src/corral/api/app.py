@@ -158,7 +158,8 @@ class _Api:
         try:
             decision = self.guard.decide(action)
         except Exception as exc:  # the guard fails closed itself; this is the last line
-            decision = _internal_deny(self.guard, action, exc)
+            action_id = action.get("id") if isinstance(action, dict) else None
+            decision = self.guard.internal_error(action_id, exc)
         self.metrics.observe(decision, time.perf_counter() - started)
         return decision
 
@@ -213,22 +214,6 @@ def _token_table(settings: ApiSettings) -> list[tuple[bytes, str]]:
     if settings.token:
         table.append((settings.token.encode(), DEFAULT_TOKEN_NAME))
     return table
-
-
-def _internal_deny(guard: Guard, action: Any, exc: BaseException) -> Decision:
-    from corral.model.decisions import Severity  # noqa: PLC0415 - lazy
-
-    action_id = action.get("id") if isinstance(action, dict) else None
-    message = f"internal error: {type(exc).__name__}: {exc}"
-    return Decision(
-        id=action_id if isinstance(action_id, str | int) else None,
-        decision_id=new_decision_id(),
-        decision="deny",
-        severity=Severity.high,
-        reason=f"internal error: denied because Corral could not judge it ({message})",
-        policy=guard.policy.name,
-        error=message,
-    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

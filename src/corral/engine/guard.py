@@ -159,18 +159,16 @@ class Guard:
                 None,
             )
         except Exception as exc:
-            return Explanation(
-                self._error(
-                    echoable_id(action_id),
-                    f"internal error: {type(exc).__name__}: {exc}",
-                    line,
-                    "internal error",
-                ),
-                parsed,
-                None,
-                None,
-            )
+            return Explanation(self.internal_error(action_id, exc, line=line), parsed, None, None)
         return Explanation(self._decision(parsed, judgement), parsed, analysis, judgement)
+
+    def internal_error(
+        self, action_id: Any, exc: BaseException, *, line: int | None = None
+    ) -> Decision:
+        """The deny for an action whose judgement broke: Corral fails closed and says why.
+        ``action_id`` is echoed only when it is a valid id (see :func:`echoable_id`)."""
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return self._error(echoable_id(action_id), message, line, "internal error")
 
     def reject(self, message: str, *, line: int | None = None) -> Decision:
         """The decision for input that is not an action at all (bad JSON, bad encoding)."""
