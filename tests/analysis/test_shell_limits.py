@@ -1,11 +1,11 @@
-"""Fail closed and bounded: what the analyser cannot read becomes a problem, quickly."""
+"""Fail closed and bounded: what the analyser cannot read becomes a problem (its speed on
+these inputs is measured in bench/, not asserted here)."""
 
 from __future__ import annotations
 
 import base64
 import subprocess
 import sys
-import time
 
 import pytest
 from shell_support import analyze
@@ -16,9 +16,7 @@ from corral.analysis.shell import ShellLimits, analyze_argv, analyze_command_lin
 
 def test_over_the_size_limit() -> None:
     line = "a" * (1024 * 1024)
-    start = time.perf_counter()
     result = analyze(line)
-    assert time.perf_counter() - start < 0.5
     assert result.problems == ["command line is 1048576 bytes, over the 262144-byte analysis limit"]
     assert result.commands == []
 
@@ -40,9 +38,7 @@ def test_size_counts_utf8_bytes() -> None:
     ],
 )
 def test_deep_nesting_is_bounded(line: str) -> None:
-    start = time.perf_counter()
     result = analyze(line)
-    assert time.perf_counter() - start < 1.0
     if line.startswith("bash -c"):
         assert result.problems == []
     else:
@@ -53,9 +49,7 @@ def test_nested_payloads_are_bounded() -> None:
     line = "ssh -R 80:h:22 u@e"
     for _ in range(26):
         line = f"echo {base64.b64encode(line.encode()).decode()} | base64 -d | sh"
-    start = time.perf_counter()
     result = analyze(line)
-    assert time.perf_counter() - start < 1.0
     assert any("decoded payloads exceed" in p for p in result.problems)
 
 
@@ -90,9 +84,7 @@ def test_loop_bodies_do_not_multiply_without_bound() -> None:
 
 def test_variable_growth_is_bounded() -> None:
     line = "a=xxxxxxxxxxxxxxxx; " + "a=$a$a; " * 40 + "echo $a"
-    start = time.perf_counter()
     result = analyze(line)
-    assert time.perf_counter() - start < 1.0
     assert any("grows past the 262144-byte" in p for p in result.problems)
 
 

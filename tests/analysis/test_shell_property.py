@@ -1,9 +1,7 @@
-"""Property tests: whatever the input, the analyser returns facts or problems, never raises,
-and answers quickly (hypothesis fails any example slower than one second)."""
+"""Property tests: whatever the input, the analyser returns facts or problems and never raises
+(its speed is measured in bench/, not asserted here)."""
 
 from __future__ import annotations
-
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -49,8 +47,7 @@ WRAPS = [
 ]
 
 
-def check(result: Analysis, elapsed: float) -> None:
-    assert elapsed >= 0.0  # measured here; the hard bound is hypothesis' deadline
+def check(result: Analysis) -> None:
     assert isinstance(result, Analysis)
     assert result.kind == "exec"
     assert all(isinstance(p, str) and p for p in result.problems)
@@ -64,13 +61,11 @@ def check(result: Analysis, elapsed: float) -> None:
 
 
 def run(line: str) -> None:
-    start = time.perf_counter()
-    result = analyze_command_line(line)
-    check(result, time.perf_counter() - start)
+    check(analyze_command_line(line))
 
 
 _SETTINGS = settings(
-    deadline=1000,
+    deadline=None,
     max_examples=300,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -118,9 +113,7 @@ def test_deep_nesting(wraps: list[tuple[str, str]], core: str) -> None:
     run(line)
 
 
-@settings(deadline=1000, max_examples=100)
+@settings(deadline=None, max_examples=100)
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=8))
 def test_random_argv(argv: list[str]) -> None:
-    start = time.perf_counter()
-    result = analyze_argv(argv)
-    check(result, time.perf_counter() - start)
+    check(analyze_argv(argv))

@@ -69,6 +69,8 @@ def test_duplicate_id_names_both_places(tmp_path: Path) -> None:
         ("CR-TST-1", "{kind: [exec]}", 2, "pattern"),
         ("CR-TST-001", "{command: {program: ['@nothing']}}", 11, "unknown list '@nothing'"),
         ("CR-TST-001", "{command: {arg: ['(unclosed']}}", 11, "invalid regular expression"),
+        # only compiling finds this one: the check must not wait for the first action
+        ("CR-TST-001", "{command: {arg: ['(?<=a+)b']}}", 11, "invalid regular expression"),
         ("CR-TST-001", "{comand: {program: [ssh]}}", 11, "unknown condition key 'comand'"),
         ("CR-TST-001", "{target: {port: ['http']}}", 11, "ports are integers"),
     ],

@@ -56,7 +56,7 @@ def _judge_written_content(result: Analysis, limits: ShellLimits) -> None:
     """Content a command writes (``echo ... >> ~/.bashrc``, a heredoc to ``run.sh``) is judged
     by the file's type, exactly as a file-write action with that content would be."""
     for access in list(result.files):
-        written = access.content and access.op in ("write", "append")
+        written = access.op in ("write", "append")
         if written and access.content and not access.source.startswith(CONTENT_ORIGIN):
             analyze_content(access.path, access.content, result, limits)
 

@@ -26,16 +26,19 @@ def parse_regex(pattern: str) -> Any:
     """Check ``pattern`` by parsing it (about half the cost of compiling); raises ``re.error``.
 
     Returns the parse tree for :func:`literals_of_trees`, or None where the parser is not
-    available (the pattern is then compiled to check it). A few errors only compiling finds
-    (a variable-width look-behind) surface when the pattern is first used.
+    available (the pattern is then compiled to check it). The errors only compiling finds are
+    about look-behinds (variable width, group references), so those few patterns are compiled.
     """
     if _p is None:  # pragma: no cover - other interpreters
-        re.compile(pattern)
+        re.compile(pattern, re.IGNORECASE)
         return None
     try:
-        return _p.parse(pattern, re.IGNORECASE)
+        tree = _p.parse(pattern, re.IGNORECASE)
+        if "(?<" in pattern:  # (?<= or (?<! : Python has no other "(?<" syntax
+            re.compile(pattern, re.IGNORECASE)
     except (RecursionError, OverflowError, ValueError) as exc:
         raise re.error(str(exc)) from exc
+    return tree
 
 
 def literals_of_trees(trees: list[Any]) -> frozenset[str] | None:

@@ -8,6 +8,7 @@ placeholder (``$CMD``) and marks the word unresolved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tree_sitter import Node
@@ -97,17 +98,7 @@ def heredoc_text(w: Walker, body: Node, frame: Frame, quoted: bool) -> Known:
     if quoted or body.named_child_count == 0:
         return Known(src.text(body))
     expander = _Expander(w, frame)
-    out = expander.out
-    pos = body.start_byte
-    for child in body.children:
-        if not child.is_named or child.type == "heredoc_content":
-            continue
-        if child.start_byte > pos:
-            out.append((unescape_heredoc(src.span(pos, child.start_byte)), LITERAL))
-        expander.chunks(child, quoted=True)
-        pos = child.end_byte
-    if body.end_byte > pos:
-        out.append((unescape_heredoc(src.span(pos, body.end_byte)), LITERAL))
+    expander.interleave(body, body.start_byte, body.end_byte, "heredoc_content", unescape_heredoc)
     word = expander.finish(split=False)
     return Known(word.fields[0], word.via, word.unresolved)
 
@@ -199,26 +190,31 @@ class _Expander:
 
     def string(self, node: Node) -> None:
         """A double-quoted string: literal text with ``\\$``-style escapes, and expansions."""
-        children = node.children
         if node.type == "translated_string":
-            for child in children:
+            for child in node.children:
                 if child.type == "string":
                     self.string(child)
             return
-        src = self.src
-        out = self.out
-        out.append(("", LITERAL))  # a quoted string makes a field even when it is empty
+        self.out.append(("", LITERAL))  # a quoted string makes a field even when it is empty
         end = max(node.end_byte - 1, node.start_byte + 1)
-        pos = node.start_byte + 1
-        for child in children:
-            if not child.is_named or child.type == "string_content":
+        self.interleave(node, node.start_byte + 1, end, "string_content", unescape_dquoted)
+
+    def interleave(
+        self, node: Node, start: int, end: int, text_type: str, unescape: Callable[[str], str]
+    ) -> None:
+        """Quoted text between ``start`` and ``end`` of ``node``: the source between its
+        expansions, unescaped as that quoting says (the ``text_type`` children are that text),
+        and each expansion in turn."""
+        pos = start
+        for child in node.children:
+            if not child.is_named or child.type == text_type:
                 continue
             if child.start_byte > pos:
-                out.append((unescape_dquoted(src.span(pos, child.start_byte)), LITERAL))
+                self.out.append((unescape(self.src.span(pos, child.start_byte)), LITERAL))
             self.chunks(child, quoted=True)
             pos = child.end_byte
         if end > pos:
-            out.append((unescape_dquoted(src.span(pos, end)), LITERAL))
+            self.out.append((unescape(self.src.span(pos, end)), LITERAL))
 
     def parameter(self, node: Node, quoted: bool) -> None:
         source = self.src.text(node)

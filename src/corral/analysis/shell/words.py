@@ -8,6 +8,7 @@ gives up (returns ``None``) past a fixed number of results instead of expanding
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 MAX_BRACE_RESULTS = 256
@@ -139,12 +140,8 @@ def fields_of(chunks: list[Chunk]) -> list[str]:
     started = False
     for value, kind in chunks:
         if isinstance(value, tuple):
-            for index, item in enumerate(value):
-                if index:
-                    fields.append("".join(current))
-                    current = []
-                current.append(item)
-                started = True
+            current = _add_parts(fields, current, value)
+            started = started or bool(value)
             continue
         if kind == LITERAL:
             current.append(value)
@@ -159,11 +156,7 @@ def fields_of(chunks: list[Chunk]) -> list[str]:
         if value[0].isspace() and started:
             fields.append("".join(current))
             current = []
-        for index, part in enumerate(parts):
-            if index:
-                fields.append("".join(current))
-                current = []
-            current.append(part)
+        current = _add_parts(fields, current, parts)
         started = True
         if value[-1].isspace():
             fields.append("".join(current))
@@ -171,6 +164,17 @@ def fields_of(chunks: list[Chunk]) -> list[str]:
     if started:
         fields.append("".join(current))
     return fields
+
+
+def _add_parts(fields: list[str], current: list[str], parts: Sequence[str]) -> list[str]:
+    """Add ``parts`` to the word: the first continues the current field, each later one ends
+    the field before it. Returns the pieces of the field now being built."""
+    for index, part in enumerate(parts):
+        if index:
+            fields.append("".join(current))
+            current = []
+        current.append(part)
+    return current
 
 
 # ---- brace expansion ---------------------------------------------------------------------------
