@@ -6,6 +6,7 @@ per-session limit sheds every connection past 64 here whatever the count)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import resource
 import socket
@@ -17,6 +18,7 @@ import pytest
 from proxy_support import file_server, running_proxy, tcp_port, write_policy
 
 from corral.proxy import ProxyService
+from corral.sinks import DecisionLog
 
 IDLE_CONNECTIONS = 10_000
 
@@ -149,3 +151,27 @@ def test_thousands_of_idle_connections_leave_other_sessions_alone(proxy: tuple, 
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_an_internal_error_closes_the_connection_and_is_logged(
+    site: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug while judging must end the connection unanswered (denied) and leave a record."""
+    log = DecisionLog(tmp_path / "decisions.jsonl")
+    policy = write_policy(tmp_path, [f"pkgs.test:{site}"])
+    with running_proxy(policy, log=log) as service:
+        port = tcp_port(service.add_tcp("127.0.0.1", 0, session="agent"))
+        assert service.proxy is not None
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("judge broke")
+
+        monkeypatch.setattr(service.proxy.judge, "connection", broken)
+        answer = _fetch(port, site)
+        assert b"still serving" not in answer and not answer.startswith(b"HTTP/1.1 200")
+    log.close()
+    records = [json.loads(line)["decision"] for line in log.path.read_text().splitlines()]
+    assert any(
+        r["decision"] == "deny" and "judge broke" in r["reason"] and r["session"] == "agent"
+        for r in records
+    ), records

@@ -16,6 +16,7 @@ from supervision_support import Run, fast_spec, needs_root, wait_for
 from corral.integrations.guard_factory import close_state, make_guard
 from corral.ledger.open import DEFAULT_FILE, open_ledger
 from corral.sinks import DecisionLog
+from corral.supervision import procfs
 from corral.supervision.events import Event
 from corral.supervision.execwatch import ProcEvent
 
@@ -151,3 +152,62 @@ def test_a_quarantined_run_stops_even_commands_it_ran_before(
         close_state(guard)
     assert (run.workspace / "before").read_text().strip() == "0"
     assert (run.workspace / "after").read_text().strip() == "137"  # quarantined: stopped
+
+
+def test_an_internal_error_while_judging_an_exec_kills_the_agent(
+    supervised: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug on the exec path must not leave the watcher dead and the agent running unjudged."""
+    run = supervised()
+    supervisor = run.start(["sh", "-c", "while :; do sleep 0.05; done"])
+    assert wait_for(lambda: any(e.kind == "exec" for e in supervisor.events), timeout=10)
+
+    def broken(pid: int) -> None:
+        raise RuntimeError("identification broke")
+
+    monkeypatch.setattr(supervisor.known, "identify_pid", broken)
+    outcome = run.finish(timeout=15)
+    assert outcome.killed_by is not None and "CR-SUP-012" in outcome.killed_by
+    assert "identification broke" in outcome.killed_by
+    kills = [e for e in outcome.events if e.kind == "response" and e.step == "kill"]
+    assert kills and kills[0].decision is not None and kills[0].decision.decision == "deny"
+
+
+def test_a_blind_exec_watcher_kills_the_agent(supervised: Callable[..., Run]) -> None:
+    run = supervised()
+    supervisor = run.start(["sleep", "30"])
+    supervisor._on_proc_event(ProcEvent("blind", 0, 0, time.monotonic_ns()))
+    outcome = run.finish(timeout=10)
+    assert outcome.killed_by is not None and "exec watcher stopped" in outcome.killed_by
+    assert outcome.exit_code == 137
+
+
+def test_lost_process_events_judge_every_agent_process_again(
+    supervised: Callable[..., Run],
+) -> None:
+    """The kernel dropped events (ENOBUFS): an exec it never reported is judged all the same.
+    The watcher is stopped first, so the asking command runs unseen until the loss is told."""
+    run = supervised()
+    (run.workspace / "run").write_text("sleep 20\n")
+    agent = run.workspace / "agent.sh"
+    agent.write_text(
+        f"cp /bin/bash ./docker\nwhile [ ! -e go ]; do sleep 0.02; done\n{ASKING}; echo $? > rc\n"
+    )
+    supervisor = run.start(["sh", str(agent)])
+    assert supervisor.watcher is not None
+    supervisor.watcher.stop()
+    supervisor._watcher_stopped = True
+    (run.workspace / "go").touch()
+
+    def unseen_running() -> bool:
+        return any("docker" in " ".join(procfs.cmdline(p) or []) for p in supervisor.agent_pids())
+
+    assert wait_for(unseen_running, timeout=10)
+    assert not any(e.step == "stop" for e in supervisor.events)
+    supervisor._on_proc_event(ProcEvent("lost", 0, 0, time.monotonic_ns()))
+    assert wait_for((run.workspace / "rc").exists, timeout=10)
+    outcome = run.finish(timeout=10)
+    assert (run.workspace / "rc").read_text().strip() == "137"  # stopped once it was judged
+    assert any(e.kind == "unjudged" and "dropped" in e.summary for e in outcome.events)
+    stops = [e for e in outcome.events if e.kind == "exec" and e.step == "stop"]
+    assert stops and stops[0].decision is not None and "CR-PRV-007" in stops[0].decision.reason

@@ -183,12 +183,21 @@ class EgressProxy:
             self.failed.set()
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass  # the peer went away or a deadline passed: nothing to answer
+        except Exception as exc:  # a bug: the connection is closed (denied), and that is said
+            await self._report_internal_error(conn, exc)
         finally:
             counters.open_connections -= 1
             conn.release()
             writer.transport.abort() if conn.abort_on_close else writer.close()
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _report_internal_error(self, conn: Connection, exc: Exception) -> None:
+        print(f"corral proxy: internal error, connection closed: {exc!r}", file=sys.stderr)
+        decision = self.judge.guard.internal_error(None, exc)
+        decision.session = conn.stats.name if conn.stats else conn.listener.session
+        with contextlib.suppress(ProxyFailure):  # an unusable log has set ``failed`` already
+            await self.judge.record(decision, None)
 
 
 class Connection:

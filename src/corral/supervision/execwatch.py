@@ -10,6 +10,7 @@ an exec — slower (one poll interval) and blind to processes that live shorter 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import socket
@@ -37,7 +38,9 @@ _EVENT_HEAD = struct.Struct("=IIQ")  # what, cpu, timestamp_ns (CLOCK_MONOTONIC)
 
 @dataclass(frozen=True, slots=True)
 class ProcEvent:
-    kind: Literal["fork", "exec", "exit"]
+    # "lost": the kernel dropped events (execs may have gone by unseen); "blind": the watcher
+    # cannot read events any more. Both are the handler's to answer: it must not trust silence.
+    kind: Literal["fork", "exec", "exit", "lost", "blind"]
     pid: int  # thread-group id (the process)
     parent: int = 0  # for fork
     mono_ns: int = 0  # when the kernel saw it (CLOCK_MONOTONIC), 0 when unknown
@@ -126,7 +129,7 @@ class ConnectorWatcher:
 
     def start(self, handler: Handler) -> None:
         self._thread = threading.Thread(
-            target=self._loop, args=(handler,), name="corral-exec", daemon=True
+            target=_run_or_blind, args=(self._loop, handler), name="corral-exec", daemon=True
         )
         self._thread.start()
 
@@ -142,8 +145,12 @@ class ConnectorWatcher:
                 data = self._sock.recv(65536)
             except BlockingIOError:
                 continue
-            except OSError:  # ENOBUFS: the kernel dropped events; the scan catches up
-                self.overruns += 1
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:  # the socket broke: no event will come again
+                    handler(ProcEvent("blind", 0, 0, time.monotonic_ns()))
+                    return
+                self.overruns += 1  # the kernel dropped events: the handler looks again itself
+                handler(ProcEvent("lost", 0, 0, time.monotonic_ns()))
                 continue
             for event in parse_events(data):
                 handler(event)
@@ -172,7 +179,7 @@ class ScanWatcher:
 
     def start(self, handler: Handler) -> None:
         self._thread = threading.Thread(
-            target=self._loop, args=(handler,), name="corral-scan", daemon=True
+            target=_run_or_blind, args=(self._loop, handler), name="corral-scan", daemon=True
         )
         self._thread.start()
 
@@ -196,6 +203,15 @@ class ScanWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+
+def _run_or_blind(loop: Callable[[Handler], None], handler: Handler) -> None:
+    """Run a watcher's loop; if it breaks, the handler hears that it is blind from now on."""
+    try:
+        loop(handler)
+    except Exception:
+        handler(ProcEvent("blind", 0, 0, time.monotonic_ns()))
+        raise  # the thread's traceback goes to stderr, for whoever debugs it
 
 
 def open_watcher(pids: Callable[[], list[int]]) -> tuple[Watcher, str | None]:

@@ -50,6 +50,7 @@ Listener = Callable[[Event], None]
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 DENIED_EXECS_RULE = RuleRef("CR-SUP-011", "Too many denied executions", ("T1059",))
+SUPERVISOR_ERROR_RULE = RuleRef("CR-SUP-012", "Supervisor error", ())
 
 
 @dataclass(slots=True)
@@ -252,6 +253,18 @@ class Supervisor:
     def _on_proc_event(self, event: ProcEvent) -> None:
         if self._done.is_set():
             return
+        try:
+            self._handle_proc_event(event)
+        except Exception as exc:  # fail closed: an exec that cannot be judged must not run on
+            self._kill_for_error(f"internal error while judging an exec: {exc!r}")
+
+    def _handle_proc_event(self, event: ProcEvent) -> None:
+        if event.kind == "blind":
+            self._kill_for_error("the exec watcher stopped: execs can no longer be judged")
+            return
+        if event.kind == "lost":
+            self._judge_again()
+            return
         if event.kind == "fork":
             if event.parent in self._tracked:
                 self._track(event.pid, event.parent)
@@ -270,6 +283,20 @@ class Supervisor:
             return
         self._track(event.pid, self._tracked.get(event.pid, 0))
         self._judge_and_respond(event, argv)
+
+    def _judge_again(self) -> None:
+        """The kernel dropped process events: an exec may have gone by unseen, so every process
+        of the agent is judged again as it runs now."""
+        self._emit(
+            Event(
+                "unjudged", "the kernel dropped process events: judging every agent process again"
+            )
+        )
+        for pid in self.agent_pids():
+            argv = procfs.cmdline(pid) if pid not in self._own else None
+            if argv is not None:
+                self._track(pid, self._tracked.get(pid, 0))
+                self._judge_and_respond(ProcEvent("exec", pid), argv)
 
     def _track(self, pid: int, parent: int) -> None:
         if len(self._tracked) >= TRACKED_MAX:  # exit events were lost: start over
@@ -400,14 +427,15 @@ class Supervisor:
             try:
                 self._sample_once()
             except Exception as exc:  # fail closed: a blind supervisor kills rather than trusts
-                self._respond_agent(
-                    "kill",
-                    RuleRef("CR-SUP-012", "Supervisor error", ()),
-                    Severity.high,
-                    f"internal error while watching: {exc!r}",
-                    snap=None,
-                )
+                self._kill_for_error(f"internal error while watching: {exc!r}")
                 return
+
+    def _kill_for_error(self, reason: str) -> None:
+        """The supervisor cannot do its work: the agent is killed, and the log says why."""
+        try:
+            self._respond_agent("kill", SUPERVISOR_ERROR_RULE, Severity.high, reason, snap=None)
+        finally:
+            self.kill_agent(f"{SUPERVISOR_ERROR_RULE.id} {reason}")  # even if reporting broke
 
     def _sample_once(self) -> None:
         cgroup = self.fence.cgroup
