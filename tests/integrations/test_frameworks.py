@@ -93,7 +93,11 @@ from openai.types.responses import (  # noqa: E402
     ResponseOutputText,
 )
 
-from corral.integrations.openai_agents import corral_guardrail, guard_function_tools  # noqa: E402
+from corral.integrations.openai_agents import (  # noqa: E402
+    corral_guardrail,
+    decide_call,
+    guard_function_tools,
+)
 
 
 class ScriptedModel(Model):
@@ -205,3 +209,21 @@ def test_openai_agents_unreadable_arguments_are_blocked(guard: Guard, no_tracing
     assert ran == []
     answer = tool_outputs(model)["c1"]
     assert answer.startswith("Corral blocked") and "are not JSON" in answer
+
+
+class BrokenGuard(Guard):
+    """An engine that fails on every action: each door must deny, never run the tool."""
+
+    def decide(self, action: Any, *, line: int | None = None) -> Any:
+        raise RuntimeError("simulated engine failure")
+
+
+def test_an_internal_error_blocks_the_call_in_every_framework() -> None:
+    broken = BrokenGuard("default")
+    decision = decide_call(broken, "run_shell", json_args("ls"))
+    assert decision["decision"] == "deny" and "simulated engine failure" in decision["error"]
+    ran: list[tuple[str, Any]] = []
+    terminal = guard_tool(recording_tools(ran)[0], guard=broken, raise_on_block=True)
+    with pytest.raises(ToolException, match="could not be judged"):
+        terminal.invoke({"command": "ls"})
+    assert ran == []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from integration_helpers import PAYLOADS, Server, corral_command, hook_command
 
-from corral.integrations.hooks import answer_pre
+from corral.integrations.hooks import answer_pre, handle
 
 
 def alone(payload: str) -> bytes:
@@ -114,6 +114,24 @@ def test_malformed_input_blocks_with_exit_2(stdin: bytes, api_server: Server) ->
     assert proc.returncode == 2
     assert proc.stdout == b""
     assert proc.stderr.startswith(b"Corral blocked this call:")
+
+
+def broken_judge(actions: list[Any]) -> list[Any]:
+    raise RuntimeError("simulated engine failure")
+
+
+@pytest.mark.parametrize(
+    ("judge", "why"),
+    [
+        (broken_judge, b"simulated engine failure"),
+        (lambda actions: [], b"judged as 0 decisions"),
+    ],
+    ids=["judge-raises", "decision-missing"],
+)
+def test_a_judge_that_fails_blocks(judge: Any, why: bytes) -> None:
+    answer = handle("claude-code", (PAYLOADS / "claude_bash_tests.json").read_bytes(), judge)
+    assert answer.exit_code == 2 and answer.stdout == ""
+    assert why.decode() in answer.stderr
 
 
 def test_bad_policy_blocks(tmp_path: Path) -> None:

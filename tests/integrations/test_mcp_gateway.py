@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from integration_helpers import corral_command, free_port
 from mcp import ClientSession, StdioServerParameters, stdio_client
@@ -28,6 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from corral import Guard
 from corral.integrations.mcp_gateway import Gateway, GatewayOptions
+from corral.integrations.mcp_http import MAX_BODY_BYTES
 
 SERVER = Path(__file__).parent / "mcp_tool_server.py"
 Session = Callable[[ClientSession], Awaitable[Any]]
@@ -325,6 +327,11 @@ def test_http_mode_judges_calls_to_a_remote_server(tmp_path: Path) -> None:
                 return [ok, bad, new]
 
         ok, bad, new = anyio.run(main)
+        oversized = httpx.post(
+            f"http://{listen}/mcp",
+            content=(b" " * (1 << 20) for _ in range(MAX_BODY_BYTES // (1 << 20) + 1)),
+            headers={"content-type": "application/json"},
+        )
     finally:
         if gateway is not None:
             stop(gateway)
@@ -332,4 +339,5 @@ def test_http_mode_judges_calls_to_a_remote_server(tmp_path: Path) -> None:
     assert not ok.is_error and text_of(ok) == "over http"
     assert bad.is_error and text_of(bad).startswith("Corral blocked")
     assert new.is_error and "CR-MCP-001" in text_of(new)
+    assert oversized.status_code == 413 and "error" in oversized.json()
     assert [c["tool"] for c in calls(tmp_path)] == ["echo", "enable_sync"]

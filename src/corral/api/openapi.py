@@ -212,10 +212,7 @@ def _state_schemas() -> dict[str, Any]:
 def _error_responses(*codes: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for code in codes:
-        out[str(STATUS[code])] = {
-            "description": code,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
+        out[str(STATUS[code])] = {"description": code, "content": _json("Error")}
     return out
 
 
@@ -264,30 +261,22 @@ def build_openapi(max_batch: int) -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {}],
         "paths": {
-            "/v1/decide": {
-                "post": {
-                    "summary": "Judge one action",
-                    "operationId": "decide",
-                    "requestBody": {"required": True, "content": _json("Action")},
-                    "responses": {
-                        "200": {"description": "The decision", "content": _json("Decision")},
-                        **_error_responses("invalid_parameter"),
-                        **common,
-                    },
-                }
-            },
-            "/v1/decide/batch": {
-                "post": {
-                    "summary": "Judge several actions, in order",
-                    "operationId": "decideBatch",
-                    "requestBody": {"required": True, "content": _json("Batch")},
-                    "responses": {
-                        "200": {"description": "Decisions in order", "content": _json("Decisions")},
-                        **_error_responses("invalid_parameter"),
-                        **common,
-                    },
-                }
-            },
+            "/v1/decide": _post(
+                "decide",
+                "Judge one action",
+                "Action",
+                answer="Decision",
+                answer_text="The decision",
+                errors={**_error_responses("invalid_parameter"), **common},
+            ),
+            "/v1/decide/batch": _post(
+                "decideBatch",
+                "Judge several actions, in order",
+                "Batch",
+                answer="Decisions",
+                answer_text="Decisions in order",
+                errors={**_error_responses("invalid_parameter"), **common},
+            ),
             "/healthz": {
                 "get": {
                     "summary": "Liveness and the loaded policy",
@@ -340,16 +329,24 @@ def _get(op_id: str, summary: str, answer: str, params: list[dict[str, Any]], er
     }
 
 
-def _post(op_id: str, summary: str, body: str, *, answer: str, param: Any, errors: Any) -> Any:
-    return {
-        "post": {
-            "summary": summary,
-            "operationId": op_id,
-            "parameters": [param],
-            "requestBody": {"required": True, "content": _json(body)},
-            "responses": {"200": {"description": summary, "content": _json(answer)}, **errors},
-        }
-    }
+def _post(
+    op_id: str,
+    summary: str,
+    body: str,
+    *,
+    answer: str,
+    errors: Any,
+    param: Any = None,
+    answer_text: str | None = None,
+) -> Any:
+    """A POST taking the JSON body ``body`` and answering ``answer`` (200) or ``errors``."""
+    operation: dict[str, Any] = {"summary": summary, "operationId": op_id}
+    if param is not None:
+        operation["parameters"] = [param]
+    operation["requestBody"] = {"required": True, "content": _json(body)}
+    ok = {"description": answer_text or summary, "content": _json(answer)}
+    operation["responses"] = {"200": ok, **errors}
+    return {"post": operation}
 
 
 def _state_paths(common: dict[str, Any]) -> dict[str, Any]:

@@ -54,9 +54,10 @@ def _run_here(cfg: AuditConfig) -> Report:
         limit = check.timeout or cfg.check_timeout
         thread.join(max(0.0, started + limit - time.monotonic()))
         collected = list(out.findings)  # a snapshot: an overrunning check may still append
-        if thread.is_alive():
-            out.could_not(check.name, f"timed out after {limit:g} s")
-            collected.append(out.findings[-1])
+        if thread.is_alive():  # reported apart: the check may still append to its own Out
+            late = Out(check.name)
+            late.could_not(check.name, f"timed out after {limit:g} s")
+            collected.extend(late.findings)
         findings.extend(collected)
     uid = os.getuid()
     meta = ReportMeta(

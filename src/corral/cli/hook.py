@@ -9,24 +9,34 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+FC = TypeVar("FC", bound=Callable[..., Any])
+
 AGENT_CHOICE = click.Choice(["claude-code", "codex", "gemini"])
+
+
+def _log_option(help_text: str) -> Callable[[FC], FC]:
+    """``--log FILE``, the hook's decision log (both commands name it the same way)."""
+    return click.option(
+        "--log",
+        "log_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help=help_text,
+    )
 
 
 @click.command("hook")
 @click.argument("agent", type=AGENT_CHOICE)
 @click.option("--policy", "-p", default="default", show_default=True, metavar="NAME|FILE")
 @click.option("--workspace", "-w", multiple=True, metavar="DIR", help="Writable workspace.")
-@click.option(
-    "--log",
-    "log_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Append every decision, and every call the agent reports it ran, to this decision log.",
+@_log_option(
+    "Append every decision, and every call the agent reports it ran, to this decision log."
 )
 @click.option(
     "--server",
@@ -120,13 +130,7 @@ def _answer(
     help="Merge into this settings file instead.",
 )
 @click.option("--policy", "-p", default=None, metavar="NAME|FILE", help="Policy the hook uses.")
-@click.option(
-    "--log",
-    "log_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Decision log the hook appends to.",
-)
+@_log_option("Decision log the hook appends to.")
 @click.option("--server", metavar="URL", help="A running `corral serve` the hook should ask.")
 @click.option(
     "--on-failure-block",

@@ -24,13 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from corral.engine.guard import Guard
+from corral.engine.guard import Guard, new_decision_id
 from corral.integrations.combine import DecisionDict, describe, verdict_of
+from corral.model.actions import echoable_id
+from corral.model.decisions import Decision, RuleRef, Severity
 from corral.sinks import DecisionLog
 
 CLAUSE_TOOLS_CHANGED = "CR-MCP-001"
@@ -307,35 +308,29 @@ class Gateway:
         return action
 
     def _tools_changed_decision(self, msg_id: Any, why: str) -> DecisionDict:
-        return {
-            "id": msg_id,
-            "decision_id": uuid.uuid4().hex,
-            "decision": "deny",
-            "severity": "high",
-            "rules": [
-                {
-                    "id": CLAUSE_TOOLS_CHANGED,
-                    "title": TOOLS_CHANGED_TITLE,
-                    "attack": TOOLS_CHANGED_ATTACK,
-                }
-            ],
-            "reason": f"{why}; a server that changes its tools mid-session is not trusted",
-            "policy": self.guard.policy.name,
-        }
+        rule = RuleRef(CLAUSE_TOOLS_CHANGED, TOOLS_CHANGED_TITLE, tuple(TOOLS_CHANGED_ATTACK))
+        reason = f"{why}; a server that changes its tools mid-session is not trusted"
+        return self._deny(msg_id, rule, reason)
 
     def _error_decision(self, msg_id: Any, error: str) -> DecisionDict:
-        return {
-            "id": msg_id,
-            "decision_id": uuid.uuid4().hex,
-            "decision": "deny",
-            "severity": "high",
-            "rules": [
-                {"id": CLAUSE_UNJUDGEABLE, "title": "MCP call could not be judged", "attack": []}
-            ],
-            "reason": f"the gateway could not judge this call ({error}), so it was not run",
-            "policy": self.guard.policy.name,
-            "error": error,
-        }
+        rule = RuleRef(CLAUSE_UNJUDGEABLE, "MCP call could not be judged")
+        reason = f"the gateway could not judge this call ({error}), so it was not run"
+        return self._deny(msg_id, rule, reason, error=error)
+
+    def _deny(
+        self, msg_id: Any, rule: RuleRef, reason: str, *, error: str | None = None
+    ) -> DecisionDict:
+        """A gateway-made deny, built as the engine builds its decisions (same contract)."""
+        return Decision(
+            id=echoable_id(msg_id),
+            decision_id=new_decision_id(),
+            decision="deny",
+            severity=Severity.high,
+            rules=[rule],
+            reason=reason,
+            policy=self.guard.policy.name,
+            error=error,
+        ).to_dict()
 
     # -- server -> client ----------------------------------------------------------------------
 

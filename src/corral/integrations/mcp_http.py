@@ -50,6 +50,21 @@ def _forwarded(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
 
 
+async def _bounded_body(request: Request) -> bytes | None:
+    """The request body, or None once it passes MAX_BODY_BYTES (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HttpGateway:
     """The Starlette app: one route, any path, all sent to ``upstream``."""
 
@@ -68,8 +83,8 @@ class HttpGateway:
     async def handle(self, request: Request) -> Response:
         if request.method != "POST":
             return await self._relay(request, None)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _bounded_body(request)
+        if body is None:
             message = f"the message is over {MAX_BODY_BYTES} bytes"
             return JSONResponse(error_response(None, INVALID_REQUEST, message), status_code=413)
         outcome = await self.gateway.from_client(body)

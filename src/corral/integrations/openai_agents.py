@@ -56,7 +56,7 @@ def decide_call(
     try:
         return guard.decide(action).to_dict()
     except Exception as exc:  # fail closed
-        return guard.reject(f"internal error ({type(exc).__name__}: {exc})").to_dict()
+        return guard.internal_error(None, exc).to_dict()
 
 
 def corral_guardrail(

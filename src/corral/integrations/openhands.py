@@ -203,7 +203,7 @@ class OpenHandsRiskJudge:
         except UnjudgeableCall as exc:
             return self.guard.reject(str(exc)).to_dict()
         except Exception as exc:  # fail closed: an action Corral could not judge is HIGH
-            return self.guard.reject(f"internal error ({type(exc).__name__}: {exc})").to_dict()
+            return self.guard.internal_error(None, exc).to_dict()
 
     def _with_context(self, action: Action) -> Action:
         action["agent"] = AGENT_NAME

@@ -82,11 +82,12 @@ class RolloutGuard:
     def judge(self, episode: str, action: dict[str, Any]) -> StepJudgement:
         """Judge ``action`` as the next step of ``episode``; an internal error denies it."""
         steps = self._steps.setdefault(episode, [])
-        tagged = {**action, "session": f"{self.session_prefix}{episode}"}
         try:
+            tagged = {**action, "session": f"{self.session_prefix}{episode}"}
             decision = self.guard.decide(tagged).to_dict()
         except Exception as exc:  # fail closed: a step that cannot be judged does not run
-            decision = self.guard.reject(f"internal error ({type(exc).__name__}: {exc})").to_dict()
+            action_id = action.get("id") if isinstance(action, dict) else None
+            decision = self.guard.internal_error(action_id, exc).to_dict()
         record = step_record(episode, len(steps), decision, action, self.scale)
         steps.append(record)
         return StepJudgement(decision, record)

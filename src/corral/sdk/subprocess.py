@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import os
 import subprocess as _std
+from collections.abc import Mapping
 from subprocess import (
     DEVNULL,
     PIPE,
@@ -67,21 +68,25 @@ def _current() -> Guard:
 def action_for(args: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The ``exec`` action a subprocess call would perform."""
     cwd = kwargs.get("cwd")
+    single = isinstance(args, str | bytes | os.PathLike)
+    items = [os.fsdecode(args)] if single else [os.fsdecode(a) for a in args]
+    executable = kwargs.get("executable")
     action: dict[str, Any] = {"kind": "exec"}
-    if isinstance(args, str | bytes | os.PathLike) and kwargs.get("shell"):
-        action["command"] = os.fsdecode(args)
-    elif isinstance(args, str | bytes | os.PathLike):
-        action["argv"] = [os.fsdecode(args)]
+    if kwargs.get("shell") and single and executable is None:
+        action["command"] = items[0]
+    elif kwargs.get("shell"):
+        # What Popen runs: [executable or /bin/sh, "-c", script, $0, $1 ...]; judged as that
+        # argv, the guard sees the real shell and binds the positional words the script uses.
+        shell = os.fsdecode(executable) if executable is not None else "/bin/sh"
+        action["argv"] = [shell, "-c", *items]
     else:
-        action["argv"] = [os.fsdecode(a) for a in args]
-        if kwargs.get("shell"):  # a list with shell=True runs its first item as the script
-            action = {"kind": "exec", "command": " ".join(action["argv"])}
-    if kwargs.get("executable") is not None and "argv" in action:
-        action["argv"][0] = os.fsdecode(kwargs["executable"])
+        action["argv"] = items
+        if executable is not None and items:
+            action["argv"][0] = os.fsdecode(executable)
     if cwd is not None:
         action["cwd"] = os.fsdecode(cwd)
     env = kwargs.get("env")
-    if isinstance(env, dict):
+    if isinstance(env, Mapping):  # any mapping (os.environ is not a dict): LD_PRELOAD counts
         action["env"] = {os.fsdecode(k): os.fsdecode(v) for k, v in env.items()}
     return action
 

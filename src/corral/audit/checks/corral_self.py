@@ -50,15 +50,9 @@ def check_state_access(cfg: AuditConfig, out: Out) -> None:
                     detail="absent; the agent could create it first and own it",
                 )
             continue
-        changeable = first_writable(place)
-        if changeable is not None:
-            out.add(
-                "CR-AUD-062",
-                str(place),
-                *([str(changeable)] if changeable != place else []),
-                detail="the agent can change Corral's state or decision log",
-            )
-        elif readable(place) and not _empty_directory(place):
+        if _report_writable(out, "CR-AUD-062", place, "Corral's state or decision log"):
+            continue
+        if readable(place) and not _empty_directory(place):
             out.add("CR-AUD-063", str(place), detail="the agent can read Corral's state")
 
 
@@ -79,14 +73,17 @@ def check_program_files(cfg: AuditConfig, out: Out) -> None:
     if script:
         candidates.append(Path(script).resolve())
     for path in dict.fromkeys(candidates):
-        changeable = first_writable(path)
-        if changeable is not None:
-            out.add(
-                "CR-AUD-064",
-                str(path),
-                *([str(changeable)] if changeable != path else []),
-                detail="the agent can change the code that enforces its policy",
-            )
+        _report_writable(out, "CR-AUD-064", path, "the code that enforces its policy")
+
+
+def _report_writable(out: Out, kind_id: str, path: Path, what: str) -> bool:
+    """Report ``path`` (and the first changeable thing under it) when the agent can change it."""
+    changeable = first_writable(path)
+    if changeable is None:
+        return False
+    evidence = [str(path), *([str(changeable)] if changeable != path else [])]
+    out.add(kind_id, *evidence, detail=f"the agent can change {what}")
+    return True
 
 
 def first_writable(path: Path) -> Path | None:
