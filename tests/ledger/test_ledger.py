@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import pathlib
+import stat
 
 import pytest
 
@@ -237,3 +240,15 @@ def test_unreachable_or_unknown_ledgers_fail_clearly(tmp_path: object) -> None:
         open_ledger("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(LedgerUnavailable, match="cannot open"):
         open_ledger("/proc/corral-cannot/ledger.sqlite3")
+
+
+def test_sqlite_ledger_file_is_private(tmp_path: pathlib.Path) -> None:
+    old = os.umask(0o022)
+    try:
+        ledger = open_ledger(str(tmp_path / "private.sqlite3"))
+    finally:
+        os.umask(old)
+    try:
+        assert stat.S_IMODE((tmp_path / "private.sqlite3").stat().st_mode) == 0o600
+    finally:
+        ledger.close()

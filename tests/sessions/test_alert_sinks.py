@@ -100,7 +100,7 @@ def test_alert_reaches_every_sink(
     tmp_path: Path, webhook: Webhook, syslog_udp: socket.socket, syslog_tcp: socket.socket
 ) -> None:
     jsonl = tmp_path / "alerts.jsonl"
-    sinks = [
+    sinks: list[dict[str, Any]] = [
         {"type": "jsonl", "path": str(jsonl)},
         {"type": "stdout"},
         {"type": "webhook", "url": webhook.url, "backoff_s": 0.05},
@@ -158,7 +158,7 @@ def test_sink_failures_never_change_decisions(tmp_path: Path) -> None:
     dead.bind(("127.0.0.1", 0))
     port = dead.getsockname()[1]
     dead.close()  # nothing listens here now
-    sinks = [
+    sinks: list[dict[str, Any]] = [
         {"type": "jsonl", "path": str(tmp_path / "no-such-dir" / "alerts.jsonl")},
         {
             "type": "webhook",

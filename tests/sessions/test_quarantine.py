@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from corral.store import DB_NAME
 
 PROBES = [
     "cat ~/.ssh/id_rsa",
@@ -99,3 +102,14 @@ def test_alert_filters(corral: list[str], tmp_path: Path) -> None:
     assert bad.returncode == 2 and "duration" in bad.stderr
     missing = cli(corral, tmp_path, "show", "nope")
     assert missing.returncode == 1 and "no session" in missing.stderr
+
+
+def test_damaged_store_is_a_message(corral: list[str], tmp_path: Path) -> None:
+    check(corral, tmp_path, ["ls"])
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("UPDATE sessions SET state = 'not json' WHERE id = 'q1'")
+    for args in (("sessions", "--json"), ("show", "q1")):
+        done = cli(corral, tmp_path, *args)
+        assert done.returncode == 2, done.stderr
+        assert "cannot read the session store" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -26,7 +26,9 @@ def load(path: Path) -> tuple[str, list[dict[str, Any]]]:
     return policy, lines[1:]
 
 
-def run_check(corral: list[str], policy: str, actions: list[dict[str, Any]], *extra: str) -> list:
+def run_check(
+    corral: list[str], policy: str, actions: list[dict[str, Any]], *extra: str
+) -> list[dict[str, Any]]:
     text = "".join(json.dumps(a) + "\n" for a in actions)
     done = subprocess.run(
         [*corral, "check", "--policy", policy, "--replay-time", *extra],
@@ -64,7 +66,9 @@ def test_session_corpus(path: Path, corral: list[str], tmp_path: Path) -> None:
     _alerts_exist(corral, tmp_path, cases)
 
 
-def _caught_at_or_right_after_first_bad(path: Path, cases: list, decisions: list) -> None:
+def _caught_at_or_right_after_first_bad(
+    path: Path, cases: list[dict[str, Any]], decisions: list[dict[str, Any]]
+) -> None:
     starts = [i for i, c in enumerate(cases) if c.get("first_bad")]
     if not starts:
         return
@@ -78,7 +82,7 @@ def _caught_at_or_right_after_first_bad(path: Path, cases: list, decisions: list
     assert flagged[0] in (first_bad, first_bad + 1), f"{path.name}: caught late at {flagged[0]}"
 
 
-def _alerts_exist(corral: list[str], state_dir: Path, cases: list) -> None:
+def _alerts_exist(corral: list[str], state_dir: Path, cases: list[dict[str, Any]]) -> None:
     wanted = {(c["action"]["session"], c["alert"]) for c in cases if "alert" in c}
     wanted |= {(c["action"]["session"], c["chain"]) for c in cases if "chain" in c}
     if not wanted:

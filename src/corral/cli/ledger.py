@@ -110,44 +110,39 @@ _valid = click.option(
 )
 
 
-@approvals.command()
-@ledger_option
-@_reason
-@_by
-@_valid
-@click.argument("approval_id", metavar="ID")
-def approve(
-    ledger_url: str | None, reason: str, by: str | None, valid_for: int, approval_id: str
-) -> None:
-    """Approve ID: the agent's next retry of that exact action may go ahead (budgets permitting)."""
-    _decide(
-        ledger_url,
-        approval_id,
-        approve=True,
-        by=by or getpass.getuser(),
-        reason=reason,
-        valid_for=valid_for,
-    )
+def _decision_command(name: str, *, approve: bool, doc: str) -> click.Command:
+    """``approvals approve`` and ``approvals deny``: one shape, only the verdict differs."""
+
+    @approvals.command(name, help=doc)
+    @ledger_option
+    @_reason
+    @_by
+    @_valid
+    @click.argument("approval_id", metavar="ID")
+    def command(
+        ledger_url: str | None, reason: str, by: str | None, valid_for: int, approval_id: str
+    ) -> None:
+        _decide(
+            ledger_url,
+            approval_id,
+            approve=approve,
+            by=by or getpass.getuser(),
+            reason=reason,
+            valid_for=valid_for,
+        )
+
+    return command
 
 
-@approvals.command()
-@ledger_option
-@_reason
-@_by
-@_valid
-@click.argument("approval_id", metavar="ID")
-def deny(
-    ledger_url: str | None, reason: str, by: str | None, valid_for: int, approval_id: str
-) -> None:
-    """Deny ID: the agent's retries of that action are denied."""
-    _decide(
-        ledger_url,
-        approval_id,
-        approve=False,
-        by=by or getpass.getuser(),
-        reason=reason,
-        valid_for=valid_for,
-    )
+approve = _decision_command(
+    "approve",
+    approve=True,
+    doc="Approve ID: the agent's next retry of that exact action may go ahead (budgets "
+    "permitting).",
+)
+deny = _decision_command(
+    "deny", approve=False, doc="Deny ID: the agent's retries of that action are denied."
+)
 
 
 @click.group()

@@ -11,6 +11,8 @@ import json
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -56,6 +58,21 @@ def _open(state_dir: Path | None) -> SQLiteStore:
         _fail(str(exc))
 
 
+@contextmanager
+def _opened(state_dir: Path | None) -> Iterator[SQLiteStore]:
+    """The store, closed afterwards; a store that fails while read is a message, not a traceback
+    (a busy or damaged database, a row that is no longer JSON)."""
+    from corral.store import StoreError  # noqa: PLC0415 - lazy, see top
+
+    store = _open(state_dir)
+    try:
+        yield store
+    except (StoreError, json.JSONDecodeError) as exc:
+        _fail(f"cannot read the session store {store.path}: {exc}")
+    finally:
+        store.close()
+
+
 def _fail(message: str, status: int = EXIT_CANNOT_RUN) -> NoReturn:
     click.echo(f"corral: {message}", err=True)
     sys.exit(status)
@@ -77,7 +94,7 @@ def _echo_json(value: Any) -> None:
 @click.option("--limit", default=100, show_default=True, help="Most recent sessions to list.")
 def sessions(state_dir: Path | None, as_json: bool, limit: int) -> None:
     """List sessions, most recently active first."""
-    with _open(state_dir) as store:
+    with _opened(state_dir) as store:
         rows = store.list_sessions(limit)
     if as_json:
         _echo_json([r.to_dict() for r in rows])
@@ -110,7 +127,7 @@ def sessions(state_dir: Path | None, as_json: bool, limit: int) -> None:
 @click.option("--limit", default=50, show_default=True, help="Most recent decisions to show.")
 def show(session_id: str, state_dir: Path | None, as_json: bool, limit: int) -> None:
     """Show one session: its state, its timeline of decisions, its alerts and events."""
-    with _open(state_dir) as store:
+    with _opened(state_dir) as store:
         row = store.get_session(session_id)
         if row is None:
             _fail(f"no session {session_id!r} in the store", EXIT_NOT_FOUND)
@@ -205,7 +222,7 @@ def alerts(
 ) -> None:
     """List Policy Violation alerts (grouped by session and rule), most recent first."""
     after = _since(since)
-    with _open(state_dir) as store:
+    with _opened(state_dir) as store:
         rows = store.alerts(since=after, min_severity=severity, session_id=session_id, limit=limit)
     if as_json:
         _echo_json([a.to_dict() for a in rows])
@@ -244,7 +261,7 @@ def release(session_id: str, reason: str, state_dir: Path | None, as_json: bool)
             "say in a few words why the session may go on", param_hint="--reason"
         )
     by = _who()
-    with _open(state_dir) as store:
+    with _opened(state_dir) as store:
         row = store.get_session(session_id)
         if row is None:
             _fail(f"no session {session_id!r} in the store", EXIT_NOT_FOUND)

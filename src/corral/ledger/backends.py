@@ -64,12 +64,12 @@ class SqliteBackend:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fresh = not path.exists()
+            # Created 0600 before SQLite opens it (no window with the umask's mode): budgets and
+            # approvals are nobody else's business; SQLite gives -wal and -shm the same mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
             self._conn = sqlite3.connect(
                 path, isolation_level=None, timeout=busy_timeout, check_same_thread=False
             )
-            if fresh:
-                os.chmod(path, 0o600)  # budgets and approvals are nobody else's business
             self._conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a commit survives a crash of the process, and the file is
             # never corrupted; only a power cut can lose the last few commits.

@@ -456,15 +456,7 @@ class Ledger:
     def get_approval(self, approval_id: str) -> Approval:
         now = self.clock()
 
-        def work(cur: Cursor) -> Approval:
-            row = cur.one(f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,))
-            if row is None:
-                raise ApprovalError(
-                    f"no approval {approval_id!r}; 'corral approvals list' shows them"
-                )
-            return _approval_from_row(row, now)
-
-        return self._tx(work)
+        return self._tx(lambda cur: _approval_by_id(cur, approval_id, now))
 
     def decide(
         self, approval_id: str, *, approve: bool, by: str, reason: str, ttl: float
@@ -476,12 +468,7 @@ class Ledger:
         now = self.clock()
 
         def work(cur: Cursor) -> Approval:
-            row = cur.one(f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,))
-            if row is None:
-                raise ApprovalError(
-                    f"no approval {approval_id!r}; 'corral approvals list' shows them"
-                )
-            approval = _approval_from_row(row, now)
+            approval = _approval_by_id(cur, approval_id, now)
             if approval.state != "pending":
                 raise ApprovalError(f"approval {approval_id} is {approval.state}, not pending")
             state: ApprovalState = "approved" if approve else "denied"
@@ -770,6 +757,13 @@ def _reservation_by_key(cur: Cursor, idem_key: str, now: float) -> Reservation |
         f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE idem_key = ?", (idem_key,)
     )
     return None if row is None else _reservation_from_row(row, now)[0]
+
+
+def _approval_by_id(cur: Cursor, approval_id: str, now: float) -> Approval:
+    row = cur.one(f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,))
+    if row is None:
+        raise ApprovalError(f"no approval {approval_id!r}; 'corral approvals list' shows them")
+    return _approval_from_row(row, now)
 
 
 def _approval_from_row(row: Row, now: float) -> Approval:

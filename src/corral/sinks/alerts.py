@@ -115,12 +115,13 @@ _STOP = object()
 class QueuedSink:
     """A sink that delivers from a background thread: bounded queue, retries, backoff, drops."""
 
-    def __init__(self, name: str, *, queue_size: int, retries: int, backoff_s: float):
+    def __init__(self, name: str, spec: AlertSinkSpec):
         self.name = name
         self.stats = SinkStats()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
-        self._retries = retries
-        self._backoff_s = backoff_s
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=spec.queue)
+        self._retries = spec.retries
+        self._backoff_s = spec.backoff_s
+        self.timeout_s = spec.timeout_s
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"corral-{name}", daemon=True)
@@ -190,14 +191,8 @@ class WebhookSink(QueuedSink):
     """HTTP POST of each alert as JSON to ``url``."""
 
     def __init__(self, spec: AlertSinkSpec):
-        super().__init__(
-            f"webhook:{spec.url}",
-            queue_size=spec.queue,
-            retries=spec.retries,
-            backoff_s=spec.backoff_s,
-        )
+        super().__init__(f"webhook:{spec.url}", spec)
         self.url = spec.url or ""
-        self.timeout_s = spec.timeout_s
         self.headers = {
             "Content-Type": "application/json",
             "User-Agent": f"corral/{__version__}",
@@ -248,15 +243,9 @@ class SyslogSink(QueuedSink):
     """RFC 5424 syslog over UDP (one datagram each) or TCP (octet-counted frames)."""
 
     def __init__(self, spec: AlertSinkSpec):
-        super().__init__(
-            f"syslog:{spec.protocol}:{spec.host}:{spec.port}",
-            queue_size=spec.queue,
-            retries=spec.retries,
-            backoff_s=spec.backoff_s,
-        )
+        super().__init__(f"syslog:{spec.protocol}:{spec.host}:{spec.port}", spec)
         self.address = (spec.host, spec.port)
         self.protocol = spec.protocol
-        self.timeout_s = spec.timeout_s
         self._tcp: socket.socket | None = None
 
     def deliver(self, alert: Mapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from corral.sinks.records import GENESIS
 from corral.sinks.redact import Redaction, Redactor, default_redactor
@@ -34,6 +34,7 @@ from corral.store.base import (
 )
 from corral.util.statedir import ensure_state_dir
 
+T = TypeVar("T")
 DB_NAME = "corral.db"
 SCHEMA_VERSION = 1
 
@@ -262,10 +263,7 @@ class SQLiteStore:
         )
 
     def get_session(self, session_id: str) -> SessionRow | None:
-        try:
-            return self._load_session(session_id)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: {exc}") from exc
+        return self._read(lambda: self._load_session(session_id))
 
     def list_sessions(self, limit: int = 100) -> list[SessionRow]:
         rows = self._read(
@@ -519,9 +517,12 @@ class SQLiteStore:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _read(self, query: Any) -> Any:
+    def _read(self, query: Callable[[], T]) -> T:
+        # Under the write lock: on the shared connection another thread's open transaction
+        # would otherwise show its uncommitted rows to this read.
         try:
-            return query()
+            with self._lock:
+                return query()
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
 
